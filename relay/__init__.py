@@ -1,0 +1,1 @@
+"""The relay: authenticates sidecars and dashboards, keeps scrollback, fans out output."""

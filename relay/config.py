@@ -1,0 +1,74 @@
+"""The relay's configuration: one frozen object that validates itself.
+
+Every limit and timeout of the relay is here, so tests can pass milliseconds and small
+bounds. Secrets are kept out of ``repr``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+JwtAlgorithm: TypeAlias = Literal["HS256", "RS256", "ES256"]
+
+MIB = 1024 * 1024
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(ValueError):
+    """A configuration value is unusable; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class RelayConfig:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    #: HS256 shared secret (bytes); exactly one of secret / public key is set.
+    jwt_secret: bytes | None = field(default=None, repr=False)
+    #: PEM public key for RS256/ES256.
+    jwt_public_key: str | None = field(default=None, repr=False)
+    jwt_algorithm: JwtAlgorithm = "HS256"
+    audience: str = "agent-relay"
+    #: Origin browsers use when the relay sits behind a proxy (e.g. https://relay.example).
+    public_url: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    scrollback_bytes: int = 8 * MIB
+    slow_consumer_bytes: int = 8 * MIB
+    max_connections_per_identity: int = 100
+    rate_limit: float = 50.0
+    rate_burst: int = 200
+    max_message_bytes: int = 1 * MIB
+    forget_after: float = 3600.0
+    hello_timeout: float = 5.0
+    heartbeat_interval: float = 15.0
+    #: A peer silent this long (no message, no pong) is dropped.
+    dead_after: float = 45.0
+    #: How long shutdown waits for sockets to close after sending 1001.
+    shutdown_timeout: float = 5.0
+    redis_url: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if (self.jwt_secret is None) == (self.jwt_public_key is None):
+            raise ConfigError("give exactly one of a JWT secret (HS256) or a JWT public key")
+        if self.jwt_secret is not None:
+            if self.jwt_algorithm != "HS256":
+                raise ConfigError("a JWT secret is used with HS256 only")
+            if len(self.jwt_secret) < MIN_SECRET_BYTES:
+                raise ConfigError(
+                    f"the JWT secret has {len(self.jwt_secret)} bytes; "
+                    f"at least {MIN_SECRET_BYTES} are required"
+                )
+        if self.jwt_public_key is not None and self.jwt_algorithm not in ("RS256", "ES256"):
+            raise ConfigError("a JWT public key is used with RS256 or ES256")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be 0-65535, got {self.port}")
+        for name in ("scrollback_bytes", "slow_consumer_bytes", "max_message_bytes",
+                     "max_connections_per_identity", "rate_burst"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("rate_limit", "forget_after", "hello_timeout", "heartbeat_interval",
+                     "dead_after", "shutdown_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.heartbeat_interval >= self.dead_after:
+            raise ConfigError("heartbeat_interval must be shorter than dead_after")
