@@ -62,12 +62,23 @@ class RelayConfig:
             raise ConfigError("a JWT public key is used with RS256 or ES256")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port must be 0-65535, got {self.port}")
-        for name in ("scrollback_bytes", "slow_consumer_bytes", "max_message_bytes",
-                     "max_connections_per_identity", "rate_burst"):
+        for name in (
+            "scrollback_bytes",
+            "slow_consumer_bytes",
+            "max_message_bytes",
+            "max_connections_per_identity",
+            "rate_burst",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("rate_limit", "forget_after", "hello_timeout", "heartbeat_interval",
-                     "dead_after", "shutdown_timeout"):
+        for name in (
+            "rate_limit",
+            "forget_after",
+            "hello_timeout",
+            "heartbeat_interval",
+            "dead_after",
+            "shutdown_timeout",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.heartbeat_interval >= self.dead_after:

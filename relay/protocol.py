@@ -37,6 +37,8 @@ from typing import Any, ClassVar, Final, Literal, TypeAlias
 PROTOCOL_VERSION: Final = 1
 MAX_AGENT_ID_LENGTH: Final = 128
 BINARY_OUTPUT_TAG: Final = 0x01
+#: Offsets travel as 8-byte unsigned integers in binary frames; JSON ones stay below 2**63.
+MAX_OFFSET: Final = 2**63 - 1
 AGENT_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
@@ -497,7 +499,7 @@ def _build_agent_info(f: _Fields) -> AgentInfo:
         state=f.choice("state", AGENT_INFO_STATES),
         exit_code=f.int_("exit_code", required=False),
         last_seen=f.num("last_seen"),
-        offset=f.int_("offset", lo=0),
+        offset=f.int_("offset", lo=0, hi=MAX_OFFSET),
     )
 
 
@@ -538,7 +540,9 @@ def _build_agent_status(f: _Fields) -> AgentStatus:
 
 
 def _build_output(f: _Fields) -> TerminalOutput:
-    return TerminalOutput(agent_id=f.agent_id(), offset=f.int_("offset", lo=0), data=f.output_data())
+    return TerminalOutput(
+        agent_id=f.agent_id(), offset=f.int_("offset", lo=0, hi=MAX_OFFSET), data=f.output_data()
+    )
 
 
 def _build_ack(f: _Fields, with_agent: bool) -> CommandAck:
@@ -617,7 +621,9 @@ def _build_connected(f: _Fields) -> DashboardConnected:
 
 
 def _build_subscribe(f: _Fields) -> Subscribe:
-    return Subscribe(agent_id=f.agent_id(), since=f.int_("since", required=False, lo=0))
+    return Subscribe(
+        agent_id=f.agent_id(), since=f.int_("since", required=False, lo=0, hi=MAX_OFFSET)
+    )
 
 
 _Builder: TypeAlias = Callable[[_Fields], Message]
@@ -632,7 +638,7 @@ _BUILDERS: Final[dict[Direction, dict[str, _Builder]]] = {
     },
     Direction.RELAY_TO_AGENT: {
         "agent:welcome": lambda f: AgentWelcome(
-            agent_id=f.agent_id(), resume_from=f.int_("resume_from", lo=0)
+            agent_id=f.agent_id(), resume_from=f.int_("resume_from", lo=0, hi=MAX_OFFSET)
         ),
         "command:request": lambda f: _build_command(f, with_agent=False),
         "terminal:input": lambda f: _build_input(f, with_agent=False),
@@ -653,14 +659,20 @@ _BUILDERS: Final[dict[Direction, dict[str, _Builder]]] = {
     },
     Direction.RELAY_TO_DASHBOARD: {
         "dashboard:connected": _build_connected,
-        "agent:status": lambda f: AgentStatusEvent(agent=_agent_info_from(f.obj.get("agent"), f.type)),
+        "agent:status": lambda f: AgentStatusEvent(
+            agent=_agent_info_from(f.obj.get("agent"), f.type)
+        ),
         "agent:removed": lambda f: AgentRemoved(agent_id=f.agent_id()),
         "terminal:output": _build_output,
         "terminal:gap": lambda f: TerminalGap(
-            agent_id=f.agent_id(), from_=f.int_("from", lo=0), to=f.int_("to", lo=0)
+            agent_id=f.agent_id(),
+            from_=f.int_("from", lo=0, hi=MAX_OFFSET),
+            to=f.int_("to", lo=0, hi=MAX_OFFSET),
         ),
         "subscribed": lambda f: Subscribed(
-            agent_id=f.agent_id(), from_=f.int_("from", lo=0), offset=f.int_("offset", lo=0)
+            agent_id=f.agent_id(),
+            from_=f.int_("from", lo=0, hi=MAX_OFFSET),
+            offset=f.int_("offset", lo=0, hi=MAX_OFFSET),
         ),
         "unsubscribed": lambda f: Unsubscribed(agent_id=f.agent_id()),
         "command:ack": lambda f: _build_ack(f, with_agent=True),
@@ -753,7 +765,7 @@ def _drop_none(d: dict[str, Any], *keys: str) -> dict[str, Any]:
     return d
 
 
-def to_dict(msg: Message) -> dict[str, Any]:  # noqa: C901 - one arm per message kind
+def to_dict(msg: Message) -> dict[str, Any]:
     """The JSON object for a message (``type`` first)."""
     d: dict[str, Any]
     match msg:
@@ -849,9 +861,7 @@ def encode(msg: Message) -> str:
 def encode_binary_output(agent_id: str, offset: int, data: bytes) -> bytes:
     """The binary form of a ``terminal:output`` chunk (contract section 5)."""
     aid = agent_id.encode("ascii")
-    return b"".join(
-        (bytes((BINARY_OUTPUT_TAG, len(aid))), aid, offset.to_bytes(8, "big"), data)
-    )
+    return b"".join((bytes((BINARY_OUTPUT_TAG, len(aid))), aid, offset.to_bytes(8, "big"), data))
 
 
 def decode_binary_output(frame: bytes) -> TerminalOutput:

@@ -1,0 +1,388 @@
+"""The sans-I/O protocol module: tables in both directions, invalid inputs, properties."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from relay.protocol import (
+    AgentHello,
+    AgentInfo,
+    AgentRemoved,
+    AgentStatus,
+    AgentStatusEvent,
+    AgentWelcome,
+    CommandAck,
+    CommandInterrupt,
+    CommandRequest,
+    DashboardConnect,
+    DashboardConnected,
+    Direction,
+    Error,
+    ErrorCode,
+    Heartbeat,
+    Message,
+    ProtocolError,
+    Subscribe,
+    Subscribed,
+    TerminalGap,
+    TerminalInput,
+    TerminalOutput,
+    TerminalResize,
+    Unsubscribe,
+    Unsubscribed,
+    Utf8Chunker,
+    decode,
+    decode_binary_output,
+    encode,
+    encode_binary_output,
+    parse,
+    utf8_cut,
+)
+
+A2R = Direction.AGENT_TO_RELAY
+R2A = Direction.RELAY_TO_AGENT
+D2R = Direction.DASHBOARD_TO_RELAY
+R2D = Direction.RELAY_TO_DASHBOARD
+
+INFO = AgentInfo(
+    agent_id="build-1",
+    name="build",
+    host="ci-7",
+    command=("make", "-j4"),
+    labels={"team": "infra"},
+    pid=4242,
+    cols=120,
+    rows=40,
+    started_at=1700000000.5,
+    state="running",
+    exit_code=None,
+    last_seen=1700000100.25,
+    offset=1234,
+)
+INFO_JSON: dict[str, Any] = {
+    "agent_id": "build-1",
+    "name": "build",
+    "host": "ci-7",
+    "command": ["make", "-j4"],
+    "labels": {"team": "infra"},
+    "pid": 4242,
+    "cols": 120,
+    "rows": 40,
+    "started_at": 1700000000.5,
+    "state": "running",
+    "exit_code": None,
+    "last_seen": 1700000100.25,
+    "offset": 1234,
+}
+
+# (direction, message, its JSON object) — used in both directions.
+TABLE: list[tuple[Direction, Message, dict[str, Any]]] = [
+    (
+        A2R,
+        AgentHello(
+            agent_id="a1", name="claude", host="dev", command=("claude",), pid=10,
+            cols=80, rows=24, started_at=1.5, labels={"k": "v"}, token="t" * 40,
+        ),
+        {
+            "type": "agent:hello", "protocol": 1, "token": "t" * 40, "agent_id": "a1",
+            "name": "claude", "host": "dev", "command": ["claude"], "pid": 10, "cols": 80,
+            "rows": 24, "started_at": 1.5, "labels": {"k": "v"},
+        },
+    ),
+    (A2R, TerminalOutput("a1", 0, b"hello\r\n"),
+     {"type": "terminal:output", "agent_id": "a1", "offset": 0, "data": "hello\r\n"}),
+    (A2R, TerminalOutput("a1", 7, b"\xff\xfe"),
+     {"type": "terminal:output", "agent_id": "a1", "offset": 7, "data": "//4=", "enc": "base64"}),
+    (A2R, AgentStatus("running", 10, 80, 24),
+     {"type": "agent:status", "state": "running", "pid": 10, "cols": 80, "rows": 24}),
+    (A2R, AgentStatus("exited", 10, 80, 24, exit_code=130, signal="SIGINT"),
+     {"type": "agent:status", "state": "exited", "pid": 10, "cols": 80, "rows": 24,
+      "exit_code": 130, "signal": "SIGINT"}),
+    (A2R, CommandAck("r1", True), {"type": "command:ack", "request_id": "r1", "ok": True}),
+    (A2R, CommandAck("r1", False, error="pty closed"),
+     {"type": "command:ack", "request_id": "r1", "ok": False, "error": "pty closed"}),
+    (A2R, Heartbeat(12.5), {"type": "heartbeat", "ts": 12.5}),
+    (R2A, AgentWelcome("a1", 99), {"type": "agent:welcome", "agent_id": "a1", "resume_from": 99}),
+    (R2A, CommandRequest("r1", "ls -l"),
+     {"type": "command:request", "request_id": "r1", "input": "ls -l", "submit": True}),
+    (R2A, TerminalInput("\x1b[A"), {"type": "terminal:input", "data": "\x1b[A"}),
+    (R2A, TerminalResize(100, 30), {"type": "terminal:resize", "cols": 100, "rows": 30}),
+    (R2A, CommandInterrupt("r2", "SIGTERM"),
+     {"type": "command:interrupt", "request_id": "r2", "signal": "SIGTERM"}),
+    (R2A, Error(ErrorCode.UNKNOWN_TYPE, "unknown message type 'x'"),
+     {"type": "error", "code": "unknown_type", "message": "unknown message type 'x'", "ref": None}),
+    (D2R, DashboardConnect(token="t" * 40, client="web", binary=True),
+     {"type": "dashboard:connect", "protocol": 1, "token": "t" * 40, "client": "web",
+      "binary": True}),
+    (D2R, DashboardConnect(), {"type": "dashboard:connect", "protocol": 1}),
+    (D2R, Subscribe("a1"), {"type": "subscribe", "agent_id": "a1"}),
+    (D2R, Subscribe("a1", since=0), {"type": "subscribe", "agent_id": "a1", "since": 0}),
+    (D2R, Unsubscribe("a1"), {"type": "unsubscribe", "agent_id": "a1"}),
+    (D2R, CommandRequest("r1", "make", submit=False, agent_id="a1"),
+     {"type": "command:request", "agent_id": "a1", "request_id": "r1", "input": "make",
+      "submit": False}),
+    (D2R, TerminalInput("q", agent_id="a1"),
+     {"type": "terminal:input", "agent_id": "a1", "data": "q"}),
+    (D2R, TerminalResize(1, 1000, agent_id="a1"),
+     {"type": "terminal:resize", "agent_id": "a1", "cols": 1, "rows": 1000}),
+    (D2R, CommandInterrupt("r3", agent_id="a1"),
+     {"type": "command:interrupt", "agent_id": "a1", "request_id": "r3", "signal": "SIGINT"}),
+    (D2R, Heartbeat("abc"), {"type": "heartbeat", "ts": "abc"}),
+    (R2D, DashboardConnected("s1", "alice", "operator", (INFO,)),
+     {"type": "dashboard:connected", "session_id": "s1", "sub": "alice", "role": "operator",
+      "protocol": 1, "agents": [INFO_JSON]}),
+    (R2D, AgentStatusEvent(INFO), {"type": "agent:status", "agent": INFO_JSON}),
+    (R2D, AgentRemoved("a1"), {"type": "agent:removed", "agent_id": "a1"}),
+    (R2D, TerminalGap("a1", 10, 20), {"type": "terminal:gap", "agent_id": "a1", "from": 10, "to": 20}),
+    (R2D, Subscribed("a1", 0, 55), {"type": "subscribed", "agent_id": "a1", "from": 0, "offset": 55}),
+    (R2D, Unsubscribed("a1"), {"type": "unsubscribed", "agent_id": "a1"}),
+    (R2D, CommandAck("r1", True, agent_id="a1"),
+     {"type": "command:ack", "agent_id": "a1", "request_id": "r1", "ok": True}),
+    (R2D, Error(ErrorCode.RATE_LIMITED, "too many input messages", "r9", 0.02),
+     {"type": "error", "code": "rate_limited", "message": "too many input messages", "ref": "r9",
+      "retry_after": 0.02}),
+]
+
+
+@pytest.mark.parametrize(("direction", "message", "obj"), TABLE)
+def test_encode_gives_the_contract_json(direction: Direction, message: Message, obj: dict[str, Any]) -> None:
+    assert json.loads(encode(message)) == obj
+
+
+@pytest.mark.parametrize(("direction", "message", "obj"), TABLE)
+def test_decode_gives_the_typed_message(direction: Direction, message: Message, obj: dict[str, Any]) -> None:
+    assert decode(json.dumps(obj), direction) == message
+
+
+def test_unknown_fields_are_ignored() -> None:
+    text = json.dumps({"type": "subscribe", "agent_id": "a1", "future": [1, 2]})
+    assert decode(text, D2R) == Subscribe("a1")
+
+
+def test_defaults_apply_when_optional_fields_are_absent() -> None:
+    assert decode('{"type":"command:request","request_id":"r","input":"x"}', R2A) == CommandRequest(
+        "r", "x", submit=True
+    )
+    assert decode('{"type":"command:interrupt","request_id":"r"}', R2A) == CommandInterrupt("r")
+
+
+def test_hello_with_only_the_identity_fields_gets_readable_defaults() -> None:
+    hello = decode('{"type":"agent:hello","protocol":1,"agent_id":"a1"}', A2R)
+    assert isinstance(hello, AgentHello)
+    assert (hello.name, hello.cols, hello.rows, hello.command, hello.labels) == ("a1", 80, 24, (), {})
+
+
+def test_tokens_stay_out_of_reprs() -> None:
+    secret = "s3cr3t-" * 8
+    assert secret not in repr(DashboardConnect(token=secret))
+    assert secret not in repr(AgentHello("a", "a", "h", (), 1, 80, 24, 0.0, token=secret))
+
+
+INVALID: list[tuple[Direction, str, ErrorCode, str]] = [
+    (D2R, "{not json", ErrorCode.INVALID_JSON, "not valid JSON"),
+    (D2R, "", ErrorCode.INVALID_JSON, "not valid JSON"),
+    (D2R, "[1,2]", ErrorCode.INVALID_MESSAGE, "JSON object"),
+    (D2R, '"subscribe"', ErrorCode.INVALID_MESSAGE, "JSON object"),
+    (D2R, "{}", ErrorCode.INVALID_MESSAGE, "'type'"),
+    (D2R, '{"type": 5}', ErrorCode.INVALID_MESSAGE, "'type'"),
+    (D2R, '{"type": "nope"}', ErrorCode.UNKNOWN_TYPE, "'nope'"),
+    (D2R, '{"type": "agent:hello", "protocol": 1, "agent_id": "a"}', ErrorCode.UNKNOWN_TYPE, "agent:hello"),
+    (A2R, '{"type": "subscribe", "agent_id": "a"}', ErrorCode.UNKNOWN_TYPE, "subscribe"),
+    (D2R, '{"type": "subscribe"}', ErrorCode.INVALID_MESSAGE, "'agent_id' is required"),
+    (D2R, '{"type": "subscribe", "agent_id": 7}', ErrorCode.INVALID_MESSAGE, "'agent_id' must be a string"),
+    (D2R, '{"type": "subscribe", "agent_id": "-bad"}', ErrorCode.INVALID_MESSAGE, "'agent_id' must match"),
+    (D2R, '{"type": "subscribe", "agent_id": "' + "a" * 129 + '"}', ErrorCode.INVALID_MESSAGE, "'agent_id'"),
+    (D2R, '{"type": "subscribe", "agent_id": "a", "since": -1}', ErrorCode.INVALID_MESSAGE, "'since' must be at least 0"),
+    (D2R, '{"type": "subscribe", "agent_id": "a", "since": 1.5}', ErrorCode.INVALID_MESSAGE, "'since' must be an integer"),
+    (D2R, '{"type": "subscribe", "agent_id": "a", "since": true}', ErrorCode.INVALID_MESSAGE, "'since' must be an integer"),
+    (D2R, '{"type": "terminal:resize", "agent_id": "a", "cols": 0, "rows": 5}', ErrorCode.INVALID_MESSAGE, "'cols'"),
+    (D2R, '{"type": "terminal:resize", "agent_id": "a", "cols": 5, "rows": 1001}', ErrorCode.INVALID_MESSAGE, "'rows'"),
+    (D2R, '{"type": "command:request", "agent_id": "a", "request_id": "", "input": "x"}', ErrorCode.INVALID_MESSAGE, "'request_id'"),
+    (D2R, '{"type": "command:request", "agent_id": "a", "request_id": "r", "input": 3}', ErrorCode.INVALID_MESSAGE, "'input'"),
+    (D2R, '{"type": "command:request", "agent_id": "a", "request_id": "r", "input": "x", "submit": "yes"}', ErrorCode.INVALID_MESSAGE, "'submit'"),
+    (D2R, '{"type": "command:request", "request_id": "r", "input": "x"}', ErrorCode.INVALID_MESSAGE, "'agent_id' is required"),
+    (D2R, '{"type": "command:interrupt", "agent_id": "a", "request_id": "r", "signal": "SIGSTOP"}', ErrorCode.INVALID_MESSAGE, "'signal'"),
+    (D2R, '{"type": "terminal:input", "agent_id": "a"}', ErrorCode.INVALID_MESSAGE, "'data' is required"),
+    (D2R, '{"type": "heartbeat"}', ErrorCode.INVALID_MESSAGE, "'ts' is required"),
+    (D2R, '{"type": "heartbeat", "ts": [1]}', ErrorCode.INVALID_MESSAGE, "'ts'"),
+    (D2R, '{"type": "dashboard:connect"}', ErrorCode.INVALID_MESSAGE, "'protocol' is required"),
+    (D2R, '{"type": "dashboard:connect", "protocol": 1, "binary": 1}', ErrorCode.INVALID_MESSAGE, "'binary'"),
+    (A2R, '{"type": "terminal:output", "agent_id": "a", "offset": 0, "data": "%%", "enc": "base64"}', ErrorCode.INVALID_MESSAGE, "'data' is not valid base64"),
+    (A2R, '{"type": "terminal:output", "agent_id": "a", "offset": 0, "data": "x", "enc": "hex"}', ErrorCode.INVALID_MESSAGE, "'enc'"),
+    (A2R, '{"type": "terminal:output", "agent_id": "a", "offset": 0, "data": "\\ud800"}', ErrorCode.INVALID_MESSAGE, "'data'"),
+    (A2R, '{"type": "agent:status", "state": "sleeping", "pid": 1, "cols": 80, "rows": 24}', ErrorCode.INVALID_MESSAGE, "'state'"),
+    (A2R, '{"type": "command:ack", "request_id": "r"}', ErrorCode.INVALID_MESSAGE, "'ok' is required"),
+    (A2R, '{"type": "agent:hello", "agent_id": "a"}', ErrorCode.INVALID_MESSAGE, "'protocol' is required"),
+    (A2R, '{"type": "agent:hello", "protocol": 1, "agent_id": "a", "labels": {"k": 1}}', ErrorCode.INVALID_MESSAGE, "'labels'"),
+    (A2R, '{"type": "agent:hello", "protocol": 1, "agent_id": "a", "command": "ls"}', ErrorCode.INVALID_MESSAGE, "'command'"),
+    (A2R, '{"type": "heartbeat", "ts": NaN}', ErrorCode.INVALID_MESSAGE, "'ts'"),
+]
+
+
+@pytest.mark.parametrize(("direction", "text", "code", "mentions"), INVALID)
+def test_invalid_frames_raise_the_contract_error(
+    direction: Direction, text: str, code: ErrorCode, mentions: str
+) -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode(text, direction)
+    assert info.value.code == code
+    assert mentions in info.value.message
+
+
+def test_error_carries_the_request_id_as_ref() -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode('{"type":"command:request","agent_id":"a","request_id":"r7","input":1}', D2R)
+    assert info.value.ref == "r7"
+
+
+def test_parse_checks_the_type_before_the_fields() -> None:
+    frame = parse('{"type":"terminal:input","agent_id":7}', D2R)
+    assert frame.type == "terminal:input"
+    with pytest.raises(ProtocolError) as info:
+        frame.message()
+    assert info.value.code == ErrorCode.INVALID_MESSAGE
+
+
+def test_deeply_nested_json_is_invalid_json_not_a_crash() -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode("[" * 100_000, D2R)
+    assert info.value.code == ErrorCode.INVALID_JSON
+
+
+# --------------------------------------------------------------------------- binary frames
+
+
+def test_binary_output_frame_layout() -> None:
+    frame = encode_binary_output("ab", 258, b"\x00\xff")
+    assert frame == b"\x01\x02ab" + (258).to_bytes(8, "big") + b"\x00\xff"
+    assert decode_binary_output(frame) == TerminalOutput("ab", 258, b"\x00\xff")
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [b"", b"\x02\x01a" + bytes(8), b"\x01\x05ab", b"\x01\x01-" + bytes(8), b"\x01\x01\xff" + bytes(8)],
+)
+def test_bad_binary_frames_raise_invalid_message(frame: bytes) -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode_binary_output(frame)
+    assert info.value.code == ErrorCode.INVALID_MESSAGE
+
+
+# --------------------------------------------------------------------------- UTF-8 chunking
+
+
+@pytest.mark.parametrize(
+    ("data", "cut"),
+    [
+        (b"", 0),
+        (b"abc", 3),
+        ("é".encode(), 2),
+        ("é".encode()[:1], 0),
+        (b"x" + "€".encode()[:2], 1),
+        (b"x" + "😀".encode()[:3], 1),
+        (b"\xff", 1),  # never valid: not held
+        (b"x\x80", 2),  # stray continuation byte: not held
+        (b"\xc0", 1),  # overlong lead: never valid
+    ],
+)
+def test_utf8_cut_holds_back_only_a_valid_incomplete_tail(data: bytes, cut: int) -> None:
+    assert utf8_cut(data) == cut
+
+
+@given(st.text(), st.lists(st.integers(min_value=0, max_value=64), max_size=20))
+def test_chunker_never_splits_a_character_and_loses_nothing(text: str, cuts: list[int]) -> None:
+    data = text.encode()
+    points = sorted({min(c, len(data)) for c in cuts} | {0, len(data)})
+    chunker = Utf8Chunker()
+    out = [chunker.feed(data[a:b]) for a, b in itertools.pairwise(points)]
+    out.append(chunker.flush())
+    assert b"".join(out) == data
+    for chunk in out:
+        chunk.decode("utf-8")  # every chunk is whole characters
+
+
+# --------------------------------------------------------------------------- properties
+
+_ids = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{0,20}\Z")
+_text = st.text(max_size=40)
+_req = st.text(min_size=1, max_size=128)
+
+_messages = st.one_of(
+    st.builds(TerminalOutput, _ids, st.integers(0, 2**53), st.binary(max_size=64)).map(lambda m: (A2R, m)),
+    st.builds(CommandRequest, _req, _text, st.booleans(), _ids).map(lambda m: (D2R, m)),
+    st.builds(CommandRequest, _req, _text, st.booleans()).map(lambda m: (R2A, m)),
+    st.builds(TerminalInput, _text, _ids).map(lambda m: (D2R, m)),
+    st.builds(TerminalResize, st.integers(1, 1000), st.integers(1, 1000), _ids).map(lambda m: (D2R, m)),
+    st.builds(Subscribe, _ids, st.none() | st.integers(0, 2**53)).map(lambda m: (D2R, m)),
+    st.builds(CommandAck, _req, st.booleans(), st.none() | _text, _ids).map(lambda m: (R2D, m)),
+    st.builds(Heartbeat, st.integers(-(2**53), 2**53) | _text).map(lambda m: (A2R, m)),
+)
+
+
+@given(_messages)
+def test_decode_inverts_encode(case: tuple[Direction, Message]) -> None:
+    direction, message = case
+    assert decode(encode(message), direction) == message
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=10,
+)
+_type_names = st.sampled_from(
+    ["agent:hello", "terminal:output", "subscribe", "command:request", "terminal:resize",
+     "command:interrupt", "heartbeat", "dashboard:connect", "error", "agent:status", "x"]
+)
+_objects = st.builds(
+    lambda t, extra: json.dumps({"type": t, **extra}),
+    _type_names,
+    st.dictionaries(
+        st.sampled_from(["agent_id", "offset", "data", "enc", "since", "cols", "rows", "ts",
+                         "request_id", "input", "submit", "signal", "protocol", "state", "ok"]),
+        _json_values,
+        max_size=6,
+    ),
+)
+
+
+@given(st.one_of(st.text(), _objects), st.sampled_from(list(Direction)))
+def test_decode_of_any_text_is_a_message_or_a_protocol_error(text: str, direction: Direction) -> None:
+    try:
+        decode(text, direction)
+    except ProtocolError as exc:
+        assert exc.code in {ErrorCode.INVALID_JSON, ErrorCode.INVALID_MESSAGE, ErrorCode.UNKNOWN_TYPE}
+
+
+@given(st.binary(max_size=80))
+def test_decode_binary_of_any_bytes_is_output_or_a_protocol_error(frame: bytes) -> None:
+    try:
+        out = decode_binary_output(frame)
+    except ProtocolError as exc:
+        assert exc.code == ErrorCode.INVALID_MESSAGE
+    else:
+        assert encode_binary_output(out.agent_id, out.offset, out.data) == frame
+
+
+def test_protocol_module_imports_no_io_frameworks() -> None:
+    code = (
+        "import sys, relay.protocol; "
+        "bad = {'asyncio', 'aiohttp', 'click', 'ptyprocess'} & set(sys.modules); "
+        "print(sorted(bad)); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_offsets_beyond_eight_bytes_are_invalid() -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode(f'{{"type":"subscribe","agent_id":"a","since":{2**63}}}', D2R)
+    assert "'since' must be at most" in info.value.message
