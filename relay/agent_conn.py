@@ -1,0 +1,149 @@
+"""``/ws/agent``: a sidecar's connection, from hello to close.
+
+After ``agent:hello`` (token from the message, else the ``Authorization`` header; role
+``agent``; the ``agent_id`` allowed by the token's ``agents`` or ``sub``; at most
+``max_connections_per_identity`` per ``sub``) the hub registers the connection and sends
+``agent:welcome``. Then each frame is handled in order; a bad frame is answered with an
+``error`` and the connection stays open.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from aiohttp import WSMsgType, web
+
+from relay.appkeys import CONFIG, CONNECTIONS, HUB
+from relay.hub import AgentConn, Hub
+from relay.protocol import (
+    AgentHello,
+    AgentStatus,
+    CloseCode,
+    CommandAck,
+    Direction,
+    Error,
+    ErrorCode,
+    Heartbeat,
+    ProtocolError,
+    TerminalOutput,
+    decode,
+    decode_binary_output,
+    encode,
+)
+from relay.wsconn import (
+    Socket,
+    authenticate,
+    finish,
+    forbidden_origin,
+    is_gone,
+    open_socket,
+    origin_allowed,
+    read_first,
+)
+
+log = logging.getLogger(__name__)
+
+KIND = "agent"
+
+
+async def handle_agent(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    if not origin_allowed(request, app[CONFIG]):
+        return forbidden_origin(request)
+    sock = await open_socket(request, KIND)
+    try:
+        hello = await read_first(sock, Direction.AGENT_TO_RELAY, "agent:hello")
+        if isinstance(hello, AgentHello):
+            await _authorised(sock, hello, app[HUB])
+    except Exception:
+        log.exception("internal error on an agent connection")
+        sock.close(CloseCode.INTERNAL_ERROR, "internal error")
+    finally:
+        await finish(sock, KIND)
+    return sock.ws
+
+
+async def _authorised(sock: Socket, hello: AgentHello, hub: Hub) -> None:
+    claims = authenticate(sock, hello.token, KIND)
+    if claims is None:
+        return
+    if claims.role != "agent":
+        sock.close(CloseCode.FORBIDDEN, f"role {claims.role} may not connect to /ws/agent")
+        return
+    if not claims.may_register(hello.agent_id):
+        sock.close(CloseCode.FORBIDDEN, f"this token may not register as agent '{hello.agent_id}'")
+        return
+    connections = sock.request.app[CONNECTIONS]
+    if not connections.acquire(claims.sub):
+        sock.close(CloseCode.TOO_MANY_CONNECTIONS, f"too many connections for '{claims.sub}'")
+        return
+    conn = AgentConn(
+        agent_id=hello.agent_id, conn_id=secrets.token_hex(12), sub=claims.sub, peer=sock.outbox
+    )
+    try:
+        log.info("agent %s registered (sub=%s)", hello.agent_id, claims.sub)
+        await hub.attach_agent(conn, hello)
+        try:
+            await _loop(sock, conn, hub)
+        finally:
+            await hub.detach_agent(conn)
+    finally:
+        connections.release(claims.sub)
+
+
+async def _loop(sock: Socket, conn: AgentConn, hub: Hub) -> None:
+    dead_after = sock.config.dead_after
+    while True:
+        try:
+            msg = await sock.ws.receive(timeout=dead_after)
+        except TimeoutError:
+            log.info("agent %s silent for %g s: dropping it", conn.agent_id, dead_after)
+            sock.close(CloseCode.GOING_AWAY, f"no message or pong for {dead_after:g} s")
+            return
+        if is_gone(msg.type) or sock.outbox.closed:
+            return
+        try:
+            if msg.type is WSMsgType.TEXT:
+                await _on_text(sock, conn, hub, msg.data)
+            elif msg.type is WSMsgType.BINARY:
+                await _on_output(sock, conn, hub, decode_binary_output(msg.data), msg.data)
+        except ProtocolError as exc:
+            _error(sock, exc.code, exc.message, exc.ref)
+
+
+async def _on_text(sock: Socket, conn: AgentConn, hub: Hub, text: str) -> None:
+    message = decode(text, Direction.AGENT_TO_RELAY)
+    match message:
+        case TerminalOutput():
+            await _on_output(sock, conn, hub, message, None)
+        case AgentStatus():
+            await hub.agent_status(conn, message)
+        case CommandAck():
+            await hub.agent_ack(conn, message)
+        case Heartbeat():
+            sock.outbox.send_text(encode(Heartbeat(ts=message.ts)))
+            await hub.agent_seen(conn)
+        case AgentHello():
+            _error(sock, ErrorCode.INVALID_MESSAGE,
+                   "agent:hello: this connection is already registered")
+        case _:  # pragma: no cover - decode only returns the kinds above
+            raise AssertionError(f"unexpected message {message.TYPE}")
+
+
+async def _on_output(
+    sock: Socket, conn: AgentConn, hub: Hub, chunk: TerminalOutput, frame: bytes | None
+) -> None:
+    if chunk.agent_id != conn.agent_id:
+        _error(
+            sock,
+            ErrorCode.FORBIDDEN,
+            f"terminal:output for agent '{chunk.agent_id}' on the connection of "
+            f"'{conn.agent_id}'",
+        )
+        return
+    await hub.agent_output(conn, chunk, frame)
+
+
+def _error(sock: Socket, code: ErrorCode, message: str, ref: str | None = None) -> None:
+    sock.outbox.send_text(encode(Error(code=code, message=message, ref=ref)))

@@ -1,0 +1,54 @@
+"""``create_app(config)``: the relay as an aiohttp application.
+
+Routes: ``/ws/agent``, ``/ws/dashboard``, ``/healthz``, ``/api/agents``,
+``/api/agents/{id}``, ``/api/agents/{id}/output`` and the dashboard's (``GET /``).
+State lives in typed keys (``app[HUB]``, ``app[CONFIG]``, ``app[CONNECTIONS]``). On
+shutdown every socket is closed with 1001 before the hub is released.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from relay import dashboard, rest
+from relay.agent_conn import handle_agent
+from relay.appkeys import CONFIG, CONNECTIONS, HUB
+from relay.config import RelayConfig
+from relay.connections import Connections
+from relay.dashboard_conn import handle_dashboard
+from relay.hub import Hub
+from relay.local_hub import LocalHub
+from relay.protocol import CloseCode
+
+SHUTDOWN_REASON = "relay shutting down"
+
+
+def create_app(config: RelayConfig, hub: Hub | None = None) -> web.Application:
+    """The relay application; ``hub`` defaults to the in-process :class:`LocalHub`."""
+    app = web.Application()
+    app[CONFIG] = config
+    app[HUB] = hub if hub is not None else LocalHub(
+        scrollback_bytes=config.scrollback_bytes, forget_after=config.forget_after
+    )
+    app[CONNECTIONS] = Connections(config.max_connections_per_identity)
+    app.router.add_get("/ws/agent", handle_agent)
+    app.router.add_get("/ws/dashboard", handle_dashboard)
+    rest.add_routes(app)
+    dashboard.add_routes(app)
+    app.cleanup_ctx.append(_hub_lifetime)
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+async def _hub_lifetime(app: web.Application) -> AsyncIterator[None]:
+    await app[HUB].start()
+    yield
+    await app[HUB].close()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    await app[CONNECTIONS].close_all(
+        CloseCode.GOING_AWAY, SHUTDOWN_REASON, app[CONFIG].shutdown_timeout
+    )

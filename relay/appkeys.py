@@ -1,0 +1,13 @@
+"""Typed application state of the relay (``app[HUB]`` and friends); no module globals."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from relay.config import RelayConfig
+from relay.connections import Connections
+from relay.hub import Hub
+
+CONFIG: web.AppKey[RelayConfig] = web.AppKey("config", RelayConfig)
+HUB: web.AppKey[Hub] = web.AppKey("hub")
+CONNECTIONS: web.AppKey[Connections] = web.AppKey("connections", Connections)

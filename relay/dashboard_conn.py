@@ -1,0 +1,189 @@
+"""``/ws/dashboard``: a dashboard's connection, from ``dashboard:connect`` to close.
+
+Every frame is checked in the order of contract section 4: parse, object with a string
+``type``, known type, rate limit (input-bearing kinds spend a token, valid or not),
+fields, role, scope, then the hub's agent known / agent connected. The first failing
+check answers an ``error``; the connection stays open.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from aiohttp import WSMsgType, web
+
+from relay.appkeys import CONFIG, CONNECTIONS, HUB
+from relay.auth import Claims
+from relay.hub import Control, DashboardConn, Hub, HubError
+from relay.protocol import (
+    INPUT_BEARING_TYPES,
+    CloseCode,
+    CommandInterrupt,
+    CommandRequest,
+    DashboardConnect,
+    Direction,
+    Error,
+    ErrorCode,
+    Heartbeat,
+    ProtocolError,
+    Subscribe,
+    TerminalInput,
+    TerminalResize,
+    Unsubscribe,
+    encode,
+    parse,
+)
+from relay.ratelimit import TokenBucket
+from relay.wsconn import (
+    Socket,
+    authenticate,
+    finish,
+    forbidden_origin,
+    is_gone,
+    open_socket,
+    origin_allowed,
+    read_first,
+)
+
+log = logging.getLogger(__name__)
+
+KIND = "dashboard"
+
+
+async def handle_dashboard(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    if not origin_allowed(request, app[CONFIG]):
+        return forbidden_origin(request)
+    sock = await open_socket(request, KIND)
+    try:
+        connect = await read_first(sock, Direction.DASHBOARD_TO_RELAY, "dashboard:connect")
+        if isinstance(connect, DashboardConnect):
+            await _authorised(sock, connect, app[HUB])
+    except Exception:
+        log.exception("internal error on a dashboard connection")
+        sock.close(CloseCode.INTERNAL_ERROR, "internal error")
+    finally:
+        await finish(sock, KIND)
+    return sock.ws
+
+
+async def _authorised(sock: Socket, connect: DashboardConnect, hub: Hub) -> None:
+    claims = authenticate(sock, connect.token, KIND)
+    if claims is None:
+        return
+    if not claims.is_dashboard:
+        sock.close(CloseCode.FORBIDDEN, f"role {claims.role} may not connect to /ws/dashboard")
+        return
+    connections = sock.request.app[CONNECTIONS]
+    if not connections.acquire(claims.sub):
+        sock.close(CloseCode.TOO_MANY_CONNECTIONS, f"too many connections for '{claims.sub}'")
+        return
+    conn = DashboardConn(
+        session_id=secrets.token_urlsafe(12),
+        sub=claims.sub,
+        role=claims.role,
+        scope=claims,
+        binary=connect.binary,
+        peer=sock.outbox,
+    )
+    try:
+        await hub.attach_dashboard(conn)
+        try:
+            await _Session(sock, conn, claims, hub).run()
+        finally:
+            await hub.detach_dashboard(conn)
+    finally:
+        connections.release(claims.sub)
+
+
+class _Session:
+    """The message loop of one authenticated dashboard."""
+
+    def __init__(self, sock: Socket, conn: DashboardConn, claims: Claims, hub: Hub) -> None:
+        self.sock = sock
+        self.conn = conn
+        self.claims = claims
+        self.hub = hub
+        self.bucket = TokenBucket(sock.config.rate_limit, sock.config.rate_burst)
+
+    async def run(self) -> None:
+        dead_after = self.sock.config.dead_after
+        while True:
+            try:
+                msg = await self.sock.ws.receive(timeout=dead_after)
+            except TimeoutError:
+                log.info("dashboard %s silent for %g s: dropping it", self.conn.sub, dead_after)
+                self.sock.close(CloseCode.GOING_AWAY, f"no message or pong for {dead_after:g} s")
+                return
+            if is_gone(msg.type) or self.sock.outbox.closed:
+                return
+            if msg.type is WSMsgType.TEXT:
+                await self.on_text(msg.data)
+            elif msg.type is WSMsgType.BINARY:
+                self.error(ErrorCode.INVALID_MESSAGE, "dashboards may send only text frames")
+
+    def error(
+        self,
+        code: ErrorCode,
+        message: str,
+        ref: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        error = Error(code=code, message=message, ref=ref, retry_after=retry_after)
+        self.conn.peer.send_text(encode(error))
+
+    async def on_text(self, text: str) -> None:
+        try:
+            frame = parse(text, Direction.DASHBOARD_TO_RELAY)
+            if frame.type in INPUT_BEARING_TYPES:
+                wait = self.bucket.take()
+                if wait > 0:
+                    self.error(
+                        ErrorCode.RATE_LIMITED,
+                        f"{frame.type} dropped: over {self.bucket.rate:g} messages per second",
+                        frame.ref,
+                        retry_after=round(wait, 3) or 0.001,
+                    )
+                    return
+            message = frame.message()
+        except ProtocolError as exc:
+            self.error(exc.code, exc.message, exc.ref)
+            return
+        try:
+            match message:
+                case Heartbeat():
+                    self.conn.peer.send_text(encode(Heartbeat(ts=message.ts)))
+                case Subscribe():
+                    if self.in_scope(message.agent_id, None):
+                        await self.hub.subscribe(self.conn, message.agent_id, message.since)
+                case Unsubscribe():
+                    if self.in_scope(message.agent_id, None):
+                        await self.hub.unsubscribe(self.conn, message.agent_id)
+                case CommandRequest() | TerminalInput() | TerminalResize() | CommandInterrupt():
+                    await self.on_control(message, frame.ref)
+                case DashboardConnect():
+                    self.error(
+                        ErrorCode.INVALID_MESSAGE,
+                        "dashboard:connect: this connection is already connected",
+                    )
+                case _:  # pragma: no cover - parse() admits only the kinds above
+                    raise AssertionError(f"unexpected message {message.TYPE}")
+        except HubError as exc:
+            self.error(exc.code, exc.message, frame.ref)
+
+    async def on_control(self, message: Control, ref: str | None) -> None:
+        if not self.claims.can_control:
+            self.error(
+                ErrorCode.FORBIDDEN, f"role {self.claims.role} may not send {message.TYPE}", ref
+            )
+            return
+        assert message.agent_id is not None
+        if self.in_scope(message.agent_id, ref):
+            await self.hub.control(self.conn, message)
+
+    def in_scope(self, agent_id: str, ref: str | None) -> bool:
+        if self.claims.may_see(agent_id):
+            return True
+        self.error(ErrorCode.FORBIDDEN, f"agent '{agent_id}' is outside this token's scope", ref)
+        return False

@@ -1,0 +1,397 @@
+"""The in-process :class:`relay.hub.Hub`: one relay's agents, scrollback and routing.
+
+Every method runs to completion without awaiting anything, so each is atomic on the
+event loop: a ``subscribe`` snapshots the scrollback and starts live delivery in one
+step, which is what makes "every byte exactly once, in order" hold.
+
+Fan-out encodes each chunk at most once per form (JSON text, binary frame) and enqueues
+the same object on every subscriber's :class:`relay.hub.Peer`. A subscriber whose
+position differs from the chunk's start (it asked for a ``since`` inside the chunk) gets
+a sliced copy of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from relay.hub import AgentConn, Control, DashboardConn, HubError, OutputSlice, Scope
+from relay.protocol import (
+    AgentHello,
+    AgentInfo,
+    AgentInfoState,
+    AgentRemoved,
+    AgentStatus,
+    AgentStatusEvent,
+    AgentWelcome,
+    CloseCode,
+    CommandAck,
+    CommandInterrupt,
+    CommandRequest,
+    DashboardConnected,
+    ErrorCode,
+    Subscribed,
+    TerminalGap,
+    TerminalOutput,
+    Unsubscribed,
+    encode,
+    encode_binary_output,
+)
+from relay.scrollback import Chunk, Scrollback
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Agent:
+    info: AgentInfo
+    scrollback: Scrollback
+    conn: AgentConn | None = None
+    forget: asyncio.TimerHandle | None = None
+    #: subscriber -> next offset it expects
+    subscribers: dict[DashboardConn, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    dashboard: DashboardConn
+    request_id: str
+    agent_id: str
+    conn: AgentConn
+
+
+def _chunk_text(agent_id: str, chunk: Chunk) -> str:
+    return encode(TerminalOutput(agent_id=agent_id, offset=chunk.offset, data=chunk.data))
+
+
+def _chunk_binary(agent_id: str, chunk: Chunk) -> bytes:
+    return encode_binary_output(agent_id, chunk.offset, chunk.data)
+
+
+class LocalHub:
+    """Implements :class:`relay.hub.Hub` in memory."""
+
+    def __init__(
+        self,
+        *,
+        scrollback_bytes: int,
+        forget_after: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._scrollback_bytes = scrollback_bytes
+        self._forget_after = forget_after
+        self._clock = clock
+        self._agents: dict[str, _Agent] = {}
+        self._dashboards: dict[DashboardConn, set[str]] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._prefix = secrets.token_hex(4)
+        self._counter = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        for agent in self._agents.values():
+            if agent.forget is not None:
+                agent.forget.cancel()
+                agent.forget = None
+
+    async def healthy(self) -> bool:
+        return True
+
+    # ------------------------------------------------------------------ sidecar side
+
+    async def attach_agent(self, conn: AgentConn, hello: AgentHello) -> int:
+        now = self._clock()
+        agent = self._agents.get(hello.agent_id)
+        if agent is None:
+            agent = _Agent(
+                info=self._info_from_hello(hello, now, offset=0),
+                scrollback=Scrollback(self._scrollback_bytes),
+            )
+            self._agents[hello.agent_id] = agent
+        else:
+            old = agent.conn
+            if old is not None and old is not conn:
+                self._fail_pending(old, "the agent's connection was replaced before the ack")
+                old.peer.close(CloseCode.REPLACED, "replaced by a newer connection")
+            agent.info = self._info_from_hello(hello, now, offset=agent.scrollback.end)
+        self._cancel_forget(agent)
+        agent.conn = conn
+        resume_from = agent.scrollback.end
+        conn.peer.send_text(encode(AgentWelcome(agent_id=hello.agent_id, resume_from=resume_from)))
+        self._broadcast_status(agent)
+        return resume_from
+
+    async def detach_agent(self, conn: AgentConn) -> None:
+        self._fail_pending(conn, "the agent disconnected before it acknowledged")
+        agent = self._agents.get(conn.agent_id)
+        if agent is None or agent.conn is not conn:
+            return
+        agent.conn = None
+        state: AgentInfoState = "exited" if agent.info.state == "exited" else "disconnected"
+        self._stamp(agent, dataclasses.replace(agent.info, state=state))
+        self._schedule_forget(agent)
+        self._broadcast_status(agent)
+
+    async def agent_output(
+        self, conn: AgentConn, chunk: TerminalOutput, frame: bytes | None = None
+    ) -> None:
+        agent = self._live(conn)
+        if agent is None:
+            return
+        appended = agent.scrollback.append(chunk.offset, chunk.data)
+        agent.info = dataclasses.replace(
+            agent.info, last_seen=self._clock(), offset=agent.scrollback.end
+        )
+        if appended.chunk is None:
+            return
+        self._fan_out(agent, appended.chunk, frame if appended.whole else None)
+
+    async def agent_status(self, conn: AgentConn, status: AgentStatus) -> None:
+        agent = self._live(conn)
+        if agent is None:
+            return
+        info = dataclasses.replace(
+            agent.info,
+            state=status.state,
+            pid=status.pid,
+            cols=status.cols,
+            rows=status.rows,
+            exit_code=status.exit_code if status.state == "exited" else None,
+        )
+        self._stamp(agent, info)
+        if status.state == "exited":
+            self._schedule_forget(agent)
+        else:
+            self._cancel_forget(agent)
+        self._broadcast_status(agent)
+
+    async def agent_ack(self, conn: AgentConn, ack: CommandAck) -> None:
+        pending = self._pending.get(ack.request_id)
+        self._touch(conn)
+        if pending is None or pending.conn is not conn:
+            log.debug("ignoring an ack for an unknown request from agent %s", conn.agent_id)
+            return
+        del self._pending[ack.request_id]
+        if pending.dashboard in self._dashboards:
+            pending.dashboard.peer.send_text(
+                encode(
+                    CommandAck(
+                        agent_id=pending.agent_id,
+                        request_id=pending.request_id,
+                        ok=ack.ok,
+                        error=ack.error,
+                    )
+                )
+            )
+
+    async def agent_seen(self, conn: AgentConn) -> None:
+        self._touch(conn)
+
+    # ------------------------------------------------------------------ dashboard side
+
+    async def attach_dashboard(self, conn: DashboardConn) -> None:
+        self._dashboards[conn] = set()
+        agents = tuple(await self.list_agents(conn.scope))
+        conn.peer.send_text(
+            encode(
+                DashboardConnected(
+                    session_id=conn.session_id, sub=conn.sub, role=conn.role, agents=agents
+                )
+            )
+        )
+
+    async def detach_dashboard(self, conn: DashboardConn) -> None:
+        subscribed = self._dashboards.pop(conn, set())
+        for agent_id in subscribed:
+            agent = self._agents.get(agent_id)
+            if agent is not None:
+                agent.subscribers.pop(conn, None)
+        for rid in [r for r, p in self._pending.items() if p.dashboard is conn]:
+            del self._pending[rid]
+
+    async def subscribe(self, conn: DashboardConn, agent_id: str, since: int | None) -> None:
+        agent = self._known(agent_id)
+        subscribed = self._dashboards.get(conn)
+        if subscribed is None:
+            return
+        ring = agent.scrollback
+        start = ring.start if since is None else max(since, ring.start)
+        conn.peer.drop(agent_id)
+        conn.peer.send_text(encode(Subscribed(agent_id=agent_id, from_=start, offset=ring.end)))
+        chunks = ring.chunks_from(start)
+        if chunks:
+            conn.peer.send_replay(agent_id, self._replay(agent_id, chunks, conn.binary))
+        agent.subscribers[conn] = max(start, ring.end)
+        subscribed.add(agent_id)
+
+    async def unsubscribe(self, conn: DashboardConn, agent_id: str) -> None:
+        agent = self._agents.get(agent_id)
+        if agent is not None:
+            agent.subscribers.pop(conn, None)
+        self._dashboards.get(conn, set()).discard(agent_id)
+        conn.peer.drop(agent_id)
+        conn.peer.send_text(encode(Unsubscribed(agent_id=agent_id)))
+
+    async def control(self, conn: DashboardConn, msg: Control) -> None:
+        agent_id = msg.agent_id
+        assert agent_id is not None
+        agent = self._known(agent_id)
+        target = agent.conn
+        if target is None:
+            raise HubError(ErrorCode.AGENT_OFFLINE, f"agent '{agent_id}' is not connected")
+        if isinstance(msg, CommandRequest | CommandInterrupt):
+            self._counter += 1
+            relay_rid = f"{self._prefix}.{self._counter}"
+            self._pending[relay_rid] = _Pending(conn, msg.request_id, agent_id, target)
+            out: Control = dataclasses.replace(msg, agent_id=None, request_id=relay_rid)
+        else:
+            out = dataclasses.replace(msg, agent_id=None)
+        target.peer.send_text(encode(out))
+
+    # ------------------------------------------------------------------ reads
+
+    async def list_agents(self, scope: Scope) -> list[AgentInfo]:
+        return [
+            self._agents[aid].info for aid in sorted(self._agents) if scope.may_see(aid)
+        ]
+
+    async def get_agent(self, agent_id: str) -> AgentInfo | None:
+        agent = self._agents.get(agent_id)
+        return None if agent is None else agent.info
+
+    async def read_output(self, agent_id: str, since: int | None) -> OutputSlice | None:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return None
+        offset, data = agent.scrollback.read(since)
+        return OutputSlice(offset=offset, end=agent.scrollback.end, data=data)
+
+    # ------------------------------------------------------------------ internals
+
+    def _info_from_hello(self, hello: AgentHello, now: float, offset: int) -> AgentInfo:
+        return AgentInfo(
+            agent_id=hello.agent_id,
+            name=hello.name,
+            host=hello.host,
+            command=hello.command,
+            labels=dict(hello.labels),
+            pid=hello.pid,
+            cols=hello.cols,
+            rows=hello.rows,
+            started_at=hello.started_at,
+            state="running",
+            exit_code=None,
+            last_seen=now,
+            offset=offset,
+        )
+
+    def _known(self, agent_id: str) -> _Agent:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            raise HubError(ErrorCode.UNKNOWN_AGENT, f"unknown agent '{agent_id}'")
+        return agent
+
+    def _live(self, conn: AgentConn) -> _Agent | None:
+        agent = self._agents.get(conn.agent_id)
+        if agent is None or agent.conn is not conn:
+            return None
+        return agent
+
+    def _touch(self, conn: AgentConn) -> None:
+        agent = self._live(conn)
+        if agent is not None:
+            agent.info = dataclasses.replace(agent.info, last_seen=self._clock())
+
+    def _stamp(self, agent: _Agent, info: AgentInfo) -> None:
+        agent.info = dataclasses.replace(
+            info, last_seen=self._clock(), offset=agent.scrollback.end
+        )
+
+    def _broadcast_status(self, agent: _Agent) -> None:
+        text = encode(AgentStatusEvent(agent=agent.info))
+        agent_id = agent.info.agent_id
+        for dashboard in self._dashboards:
+            if dashboard.scope.may_see(agent_id):
+                dashboard.peer.send_text(text)
+
+    def _fan_out(self, agent: _Agent, chunk: Chunk, frame: bytes | None) -> None:
+        agent_id = agent.info.agent_id
+        text: str | None = None
+        binary = frame
+        for dashboard, cursor in agent.subscribers.items():
+            if cursor >= chunk.end:
+                continue  # a since beyond this chunk: wait for the stream to reach it
+            peer = dashboard.peer
+            if cursor < chunk.offset:
+                gap = TerminalGap(agent_id=agent_id, from_=cursor, to=chunk.offset)
+                peer.send_text(encode(gap), agent_id=agent_id)
+            elif cursor > chunk.offset:
+                own = Chunk(cursor, chunk.data[cursor - chunk.offset:])
+                if dashboard.binary:
+                    peer.send_bytes(_chunk_binary(agent_id, own), agent_id=agent_id)
+                else:
+                    peer.send_text(_chunk_text(agent_id, own), agent_id=agent_id)
+                agent.subscribers[dashboard] = chunk.end
+                continue
+            if dashboard.binary:
+                if binary is None:
+                    binary = _chunk_binary(agent_id, chunk)
+                peer.send_bytes(binary, agent_id=agent_id)
+            else:
+                if text is None:
+                    text = _chunk_text(agent_id, chunk)
+                peer.send_text(text, agent_id=agent_id)
+            agent.subscribers[dashboard] = chunk.end
+
+    @staticmethod
+    def _replay(agent_id: str, chunks: list[Chunk], binary: bool) -> Iterator[str | bytes]:
+        for chunk in chunks:
+            yield _chunk_binary(agent_id, chunk) if binary else _chunk_text(agent_id, chunk)
+
+    def _fail_pending(self, conn: AgentConn, error: str) -> None:
+        for rid in [r for r, p in self._pending.items() if p.conn is conn]:
+            pending = self._pending.pop(rid)
+            if pending.dashboard in self._dashboards:
+                ack = CommandAck(
+                    agent_id=pending.agent_id,
+                    request_id=pending.request_id,
+                    ok=False,
+                    error=error,
+                )
+                pending.dashboard.peer.send_text(encode(ack))
+
+    def _schedule_forget(self, agent: _Agent) -> None:
+        self._cancel_forget(agent)
+        loop = asyncio.get_running_loop()
+        agent.forget = loop.call_later(self._forget_after, self._forget, agent.info.agent_id)
+
+    @staticmethod
+    def _cancel_forget(agent: _Agent) -> None:
+        if agent.forget is not None:
+            agent.forget.cancel()
+            agent.forget = None
+
+    def _forget(self, agent_id: str) -> None:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return
+        agent.forget = None
+        if agent.conn is not None:  # exited but still draining: try again later
+            self._schedule_forget(agent)
+            return
+        del self._agents[agent_id]
+        log.info("forgot agent %s", agent_id)
+        text = encode(AgentRemoved(agent_id=agent_id))
+        for dashboard, subscribed in self._dashboards.items():
+            subscribed.discard(agent_id)
+            if dashboard.scope.may_see(agent_id):
+                dashboard.peer.send_text(text)

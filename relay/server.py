@@ -1,0 +1,71 @@
+"""Run the relay: :func:`start_relay` for embedding and tests, :func:`serve` for the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from relay.app import create_app
+from relay.config import RelayConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningRelay:
+    """A relay listening on ``url``; ``port`` is the real one after binding port 0."""
+
+    url: str
+    port: int
+    app: web.Application
+    _runner: web.AppRunner = field(repr=False)
+
+    async def close(self) -> None:
+        """Graceful: 1001 to every socket, then cleanup."""
+        await self._runner.cleanup()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+async def start_relay(config: RelayConfig) -> RunningRelay:
+    app = create_app(config)
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=config.shutdown_timeout
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.host, config.port)
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    port = int(runner.addresses[0][1])
+    return RunningRelay(
+        url=f"http://{_url_host(config.host)}:{port}", port=port, app=app, _runner=runner
+    )
+
+
+async def serve(config: RelayConfig) -> int:
+    """Start, print ``listening on URL`` to stderr, run until SIGTERM/SIGINT, close."""
+    relay = await start_relay(config)
+    print(f"listening on {relay.url}", file=sys.stderr, flush=True)
+    log.info("relay listening on %s", relay.url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        log.info("relay shutting down")
+        await relay.close()
+    return 0

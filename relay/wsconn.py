@@ -1,0 +1,211 @@
+"""What both WebSocket endpoints share: origin check, upgrade, the hello phase, auth.
+
+A connection's life: :func:`origin_allowed` (else HTTP 403, no upgrade) ->
+:func:`open_socket` (upgrade; an :class:`relay.outbox.Outbox` writes everything the relay
+sends) -> :func:`read_first` (the first message within ``hello_timeout``: 4408, 4400) ->
+:func:`authenticate` (4401) -> the endpoint's own role/scope checks and message loop ->
+:func:`finish`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+from relay.appkeys import CONFIG, CONNECTIONS
+from relay.auth import AuthError, Claims, verify
+from relay.config import RelayConfig
+from relay.outbox import Frame, Outbox
+from relay.protocol import (
+    PROTOCOL_VERSION,
+    AgentHello,
+    CloseCode,
+    DashboardConnect,
+    Direction,
+    ProtocolError,
+    parse,
+)
+
+log = logging.getLogger(__name__)
+
+_GONE: Final = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
+MAX_REASON_BYTES: Final = 123
+
+
+class WsTransport:
+    """:class:`relay.outbox.Transport` over aiohttp's ``WebSocketResponse``."""
+
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse, timeout: float) -> None:
+        self._request = request
+        self._ws = ws
+        self._timeout = timeout
+
+    async def send(self, frame: Frame) -> None:
+        if isinstance(frame, str):
+            await self._ws.send_str(frame)
+        else:
+            await self._ws.send_bytes(frame)
+
+    async def close(self, code: int, reason: str) -> None:
+        message = reason.encode("utf-8")[:MAX_REASON_BYTES]
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._ws.close(code=code, message=message)
+        except TimeoutError:
+            # The peer reads nothing, not even the close frame: drop the TCP connection.
+            transport = self._request.transport
+            if transport is not None:
+                transport.abort()
+        except Exception as exc:
+            log.debug("closing a websocket failed: %s", type(exc).__name__)
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def origin_allowed(request: web.Request, config: RelayConfig) -> bool:
+    """No ``Origin``, or the relay's own origin (``Host``, ``public_url``), or a listed one."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    origin = origin.strip().rstrip("/").lower()
+    if origin in {o.strip().rstrip("/").lower() for o in config.allowed_origins}:
+        return True
+    if config.public_url is not None and origin == _origin_of(config.public_url):
+        return True
+    host = request.headers.get("Host", "").strip().lower()
+    parts = urlsplit(origin)
+    return bool(host) and parts.scheme in ("http", "https") and parts.netloc == host
+
+
+def forbidden_origin(request: web.Request) -> web.Response:
+    origin = request.headers.get("Origin", "")[:200]
+    log.info("refused an upgrade from %s: origin %r not allowed", peer_name(request), origin)
+    return web.json_response(
+        {"error": "forbidden", "message": f"origin {origin!r} may not connect to this relay"},
+        status=403,
+    )
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header (never the query string)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def peer_name(request: web.Request) -> str:
+    return request.remote or "?"
+
+
+@dataclass(slots=True)
+class Socket:
+    request: web.Request
+    ws: web.WebSocketResponse
+    outbox: Outbox
+    config: RelayConfig
+
+    def close(self, code: int, reason: str) -> None:
+        self.outbox.close(code, reason)
+
+
+async def open_socket(request: web.Request, kind: str) -> Socket:
+    """Upgrade ``request`` and start the connection's writer."""
+    config = request.app[CONFIG]
+    ws = web.WebSocketResponse(
+        max_msg_size=config.max_message_bytes,
+        heartbeat=config.heartbeat_interval,
+        timeout=config.shutdown_timeout,
+        compress=False,
+    )
+    await ws.prepare(request)
+    outbox = Outbox(
+        WsTransport(request, ws, config.shutdown_timeout),
+        limit=config.slow_consumer_bytes,
+        name=f"{kind}@{peer_name(request)}",
+    )
+    outbox.start()
+    request.app[CONNECTIONS].add(outbox)
+    return Socket(request=request, ws=ws, outbox=outbox, config=config)
+
+
+async def read_first(
+    sock: Socket, direction: Direction, expected: str
+) -> AgentHello | DashboardConnect | None:
+    """The first message, validated; None after closing the socket (or if it went away)."""
+    timeout = sock.config.hello_timeout
+    try:
+        async with asyncio.timeout(timeout):
+            msg = await sock.ws.receive()
+    except TimeoutError:
+        sock.close(CloseCode.HELLO_TIMEOUT, f"no {expected} within {timeout:g} s")
+        return None
+    if msg.type in _GONE:
+        return None
+    if msg.type is not WSMsgType.TEXT:
+        sock.close(CloseCode.PROTOCOL_ERROR, f"the first message must be a text {expected}")
+        return None
+    try:
+        frame = parse(msg.data, direction)
+        if frame.type != expected:
+            sock.close(
+                CloseCode.PROTOCOL_ERROR,
+                f"the first message must be {expected}, not {frame.type[:40]}",
+            )
+            return None
+        first = frame.message()
+    except ProtocolError as exc:
+        sock.close(CloseCode.PROTOCOL_ERROR, exc.message)
+        return None
+    assert isinstance(first, AgentHello | DashboardConnect)
+    if first.protocol != PROTOCOL_VERSION:
+        sock.close(
+            CloseCode.PROTOCOL_ERROR,
+            f"protocol {first.protocol} is not supported; this relay speaks {PROTOCOL_VERSION}",
+        )
+        return None
+    return first
+
+
+def authenticate(sock: Socket, message_token: str | None, kind: str) -> Claims | None:
+    """Verify the message's token, else the header's; None after closing with 4401."""
+    token = message_token or bearer_token(sock.request)
+    if token is None:
+        log.info("%s from %s: auth failed: no token", kind, peer_name(sock.request))
+        sock.close(CloseCode.UNAUTHENTICATED, "no token: send one in the first message or header")
+        return None
+    try:
+        claims = verify(token, sock.config)
+    except AuthError as exc:
+        log.info("%s from %s: auth failed: %s", kind, peer_name(sock.request), exc)
+        sock.close(CloseCode.UNAUTHENTICATED, str(exc))
+        return None
+    log.info("%s from %s: auth ok: sub=%s role=%s", kind, peer_name(sock.request),
+             claims.sub, claims.role)
+    return claims
+
+
+async def finish(sock: Socket, kind: str) -> None:
+    """Close (1000 unless a code was chosen), wait for the writer, forget the socket."""
+    chosen = sock.outbox.close_code
+    sock.outbox.close(CloseCode.NORMAL, "")
+    await sock.outbox.wait_closed()
+    sock.request.app[CONNECTIONS].discard(sock.outbox)
+    if chosen is not None:
+        log.info("%s from %s: relay closed with %s", kind, peer_name(sock.request), chosen)
+    else:
+        log.info("%s from %s: peer closed with %s", kind, peer_name(sock.request),
+                 sock.ws.close_code)
+
+
+def is_gone(msg_type: WSMsgType) -> bool:
+    return msg_type in _GONE
