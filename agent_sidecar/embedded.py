@@ -1,0 +1,235 @@
+"""Embedded mode: start a relay in-process on 127.0.0.1, or join the one already there.
+
+The first ``agent-sidecar run`` without ``--relay`` hosts the relay and writes the
+runtime file ``$XDG_RUNTIME_DIR/agent-sidecar/relay-PORT.json`` (mode 0600: URL, secret,
+pid). Later local ``run``s (and ``token``) read it and join. When the host exits, its
+relay goes with it; a sidecar that had joined notices on its next reconnection attempt
+and takes the port over with the same secret, so the dashboard link printed earlier
+keeps working (see :meth:`LocalRelay.ensure`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from relay.auth import mint_token
+from relay.config import RelayConfig
+from relay.server import RunningRelay, start_relay
+
+from .errors import RelayUnavailable
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+SECRET_BYTES = 32
+#: Lifetime of the tokens the embedded relay's users get.
+DASHBOARD_TOKEN_TTL = 7 * 24 * 3600.0
+AGENT_TOKEN_TTL = 24 * 3600.0
+
+
+def runtime_dir(env: dict[str, str] | None = None) -> Path:
+    """``$XDG_RUNTIME_DIR/agent-sidecar``, else ``~/.local/state/agent-sidecar``."""
+    env = dict(os.environ) if env is None else env
+    base = env.get("XDG_RUNTIME_DIR")
+    if base and os.path.isabs(base):
+        return Path(base) / "agent-sidecar"
+    home = env.get("HOME") or str(Path.home())
+    return Path(home) / ".local" / "state" / "agent-sidecar"
+
+
+def runtime_file(port: int, directory: Path) -> Path:
+    return directory / f"relay-{port}.json"
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeInfo:
+    """What the runtime file holds."""
+
+    url: str
+    port: int
+    secret: bytes
+    pid: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"url": self.url, "port": self.port, "secret": self.secret.hex(), "pid": self.pid}
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> RuntimeInfo:
+        obj = json.loads(text)
+        secret = bytes.fromhex(obj["secret"])
+        if len(secret) < SECRET_BYTES:
+            raise ValueError("secret too short")
+        return cls(url=str(obj["url"]), port=int(obj["port"]), secret=secret, pid=int(obj["pid"]))
+
+
+def read_runtime(path: Path) -> RuntimeInfo | None:
+    try:
+        return RuntimeInfo.from_json(path.read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_runtime(path: Path, info: RuntimeInfo) -> None:
+    """Write atomically, owner-only (the file holds the relay's secret)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, info.to_json().encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def remove_runtime(path: Path, pid: int) -> None:
+    """Remove the file if it is still ours (a successor may have rewritten it)."""
+    info = read_runtime(path)
+    if info is not None and info.pid == pid:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+async def relay_answers(url: str, secret: bytes, timeout: float = 2.0) -> bool:
+    """True if a relay of this project serves ``url`` and accepts tokens from ``secret``."""
+    token = mint_token(secret, sub="agent-sidecar-probe", role="viewer", ttl=60)
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as s:
+            async with s.get(f"{url}/healthz") as resp:
+                if resp.status != 200:
+                    return False
+                body = await resp.json(content_type=None)
+                if not isinstance(body, dict) or body.get("status") != "ok":
+                    return False
+            headers = {"Authorization": f"Bearer {token}"}
+            async with s.get(f"{url}/api/agents", headers=headers) as resp:
+                return resp.status == 200
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
+        return False
+
+
+class LocalRelay:
+    """The local relay this sidecar hosts or has joined."""
+
+    def __init__(
+        self,
+        port: int,
+        directory: Path,
+        *,
+        notify: Callable[[str], None],
+        join_wait: float = 2.0,
+    ) -> None:
+        self.port = port
+        self.directory = directory
+        self._notify = notify
+        self._join_wait = join_wait
+        self._secret = b""
+        self._url = ""
+        self.hosted: RunningRelay | None = None
+        self._path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def agent_url(self) -> str:
+        return self._url.replace("http://", "ws://", 1) + "/ws/agent"
+
+    def agent_token(self, agent_id: str) -> str:
+        """A fresh token for each connection, so a long run never holds an expired one."""
+        return mint_token(
+            self._secret, sub=agent_id, role="agent", agents=[agent_id], ttl=AGENT_TOKEN_TTL
+        )
+
+    def dashboard_url(self) -> str:
+        token = mint_token(
+            self._secret, sub="local-operator", role="operator", ttl=DASHBOARD_TOKEN_TTL
+        )
+        return f"{self._url}/#token={token}"
+
+    async def start_or_join(self) -> None:
+        """Join the relay on the port if it is ours and answers; else host a new one."""
+        deadline = asyncio.get_running_loop().time() + self._join_wait
+        while True:
+            if await self._try_join():
+                return
+            try:
+                await self._host(secrets.token_bytes(SECRET_BYTES))
+                return
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise RelayUnavailable(
+                        f"cannot start the relay on {HOST}:{self.port}: {exc.strerror}"
+                    ) from None
+            # Someone else holds the port: maybe a sidecar that is writing its runtime file
+            # right now. Give it a moment, then give up.
+            if asyncio.get_running_loop().time() >= deadline:
+                raise RelayUnavailable(
+                    f"port {self.port} on {HOST} is in use by a program that is not an "
+                    "agent-sidecar relay; choose another with --port"
+                )
+            await asyncio.sleep(0.1)
+
+    async def ensure(self) -> None:
+        """Before a reconnection: if the relay we joined went away, take its port over."""
+        if self.hosted is not None:
+            return
+        info = read_runtime(runtime_file(self.port, self.directory))
+        moved = info is not None and info.secret != self._secret
+        if moved and info is not None and await relay_answers(info.url, info.secret):
+            self._secret, self._url = info.secret, info.url
+            log.info("joined the relay that took over port %d", self.port)
+            return
+        if await relay_answers(self._url, self._secret):
+            return
+        try:
+            await self._host(self._secret)
+        except OSError as exc:
+            log.info("could not take over port %d: %s", self.port, exc.strerror)
+            return
+        self._notify(
+            f"agent-sidecar: the relay on port {self.port} went away; this sidecar hosts it now"
+            " (the dashboard link stays valid)"
+        )
+
+    async def _try_join(self) -> bool:
+        info = read_runtime(runtime_file(self.port, self.directory))
+        if info is None or not await relay_answers(info.url, info.secret):
+            return False
+        self._secret, self._url = info.secret, info.url
+        log.info("joined the local relay on port %d (pid %d)", self.port, info.pid)
+        return True
+
+    async def _host(self, secret: bytes) -> None:
+        config = RelayConfig(host=HOST, port=self.port, jwt_secret=secret)
+        self.hosted = await start_relay(config)
+        self._secret = secret
+        self._url = f"http://{HOST}:{self.hosted.port}"
+        self._path = runtime_file(self.hosted.port, self.directory)
+        write_runtime(
+            self._path,
+            RuntimeInfo(url=self._url, port=self.hosted.port, secret=secret, pid=os.getpid()),
+        )
+        log.info("hosting the relay on %s", self._url)
+
+    async def close(self) -> None:
+        if self._path is not None:
+            remove_runtime(self._path, os.getpid())
+            self._path = None
+        if self.hosted is not None:
+            hosted, self.hosted = self.hosted, None
+            await hosted.close()

@@ -1,0 +1,443 @@
+"""The sidecar's connection to the relay: hello/welcome, resend, heartbeats, reconnects.
+
+One :class:`Link` lives as long as the sidecar. It connects to ``/ws/agent`` (the URLs in
+order, moving on when one fails), says ``agent:hello``, and on every ``agent:welcome``
+(re)sends the retained output from ``resume_from``. A single sender task writes every
+frame, so order is simple: control replies first, then state changes, then output
+(whatever accumulated while the previous frame was in flight goes out as one larger
+frame), then ``exited`` once every byte is out, then a heartbeat whose echo proves the
+relay has processed all of it (that is what :meth:`Link.drain` waits for).
+
+Close codes 4401, 4403 and 4409 are final; everything else is retried with exponential
+backoff and jitter. The PTY side never waits for the link: it appends to the retention
+buffer and calls :meth:`Link.wake`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+
+from relay.protocol import (
+    AgentHello,
+    AgentStatus,
+    AgentWelcome,
+    CloseCode,
+    CommandAck,
+    CommandInterrupt,
+    CommandRequest,
+    Direction,
+    Error,
+    Heartbeat,
+    ProtocolError,
+    TerminalInput,
+    TerminalOutput,
+    TerminalResize,
+    decode,
+    encode,
+    encode_binary_output,
+    utf8_cut,
+)
+
+from .backoff import backoff_delay
+from .config import LinkConfig
+from .retention import Retention
+
+log = logging.getLogger(__name__)
+
+FINAL_CLOSE_CODES = frozenset(
+    {CloseCode.UNAUTHENTICATED, CloseCode.FORBIDDEN, CloseCode.REPLACED}
+)
+
+ControlMessage = CommandRequest | TerminalInput | TerminalResize | CommandInterrupt
+
+
+class Controller(Protocol):
+    """What the link asks the PTY side to do; raise an exception to report failure."""
+
+    async def apply(self, msg: ControlMessage) -> None: ...
+
+
+class FirstAnswer(enum.Enum):
+    """How the first connection attempt ended."""
+
+    WELCOMED = "welcomed"
+    REFUSED = "refused"
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A final close: the link stopped for good."""
+
+    code: int
+    reason: str
+
+    def describe(self, agent_id: str) -> str:
+        detail = f": {self.reason}" if self.reason else ""
+        if self.code == CloseCode.UNAUTHENTICATED:
+            return f"the relay refused the token (4401 unauthenticated{detail})"
+        if self.code == CloseCode.FORBIDDEN:
+            return (
+                f"the relay refused agent id {agent_id!r} for this token (4403 forbidden{detail})"
+            )
+        return f"another sidecar took over agent id {agent_id!r} (4409 replaced{detail})"
+
+
+class _Retry(Exception):
+    """This connection is over; try again after a backoff delay."""
+
+
+class _Conn:
+    """Per-connection sending state."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, sent: int) -> None:
+        self.ws = ws
+        self.sent = sent
+        self.status_version = -1
+        self.drain_ts: float | None = None
+        self.control: asyncio.Queue[ControlMessage] = asyncio.Queue()
+
+
+class Link:
+    """The relay connection; :meth:`run` until :meth:`stop` or a final close."""
+
+    def __init__(
+        self,
+        config: LinkConfig,
+        retention: Retention,
+        *,
+        hello: Callable[[], AgentHello],
+        status: Callable[[], AgentStatus],
+        controller: Controller,
+        token: Callable[[], str | None],
+        before_retry: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.config = config
+        self.retention = retention
+        self._hello = hello
+        self._status = status
+        self._controller = controller
+        self._token = token
+        self._before_retry = before_retry
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._delivered = asyncio.Event()
+        self._replies: deque[str] = deque()
+        self._status_version = 0
+        self._numbered = False
+        self._complete = False
+        self._last_ts = 0.0
+        self.refusal: Refusal | None = None
+        self.first_answer: asyncio.Future[FirstAnswer] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.connected = asyncio.Event()
+        #: Bytes the relay will never get (dropped before they could be sent).
+        self.gap_bytes = 0
+
+    # ------------------------------------------------------------------ PTY side
+
+    def wake(self) -> None:
+        """New output is in the retention buffer."""
+        self._wake.set()
+
+    def status_changed(self) -> None:
+        self._status_version += 1
+        self._wake.set()
+
+    def finish(self) -> None:
+        """No more output will come; ``exited`` may go once everything is sent."""
+        self._complete = True
+        self._wake.set()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until the relay confirmed every byte and the final status."""
+        if self.refusal is not None:
+            return False
+        stop = asyncio.ensure_future(self._stop.wait())
+        done = asyncio.ensure_future(self._delivered.wait())
+        try:
+            await asyncio.wait({stop, done}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            done.cancel()
+        return self._delivered.is_set()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # ------------------------------------------------------------------ main loop
+
+    async def run(self) -> Refusal | None:
+        """Connect, reconnect, until stopped (None) or refused for good."""
+        attempt = 0
+        index = 0
+        urls = self.config.urls
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while not self._stop.is_set():
+                url = urls[index % len(urls)]
+                started = time.monotonic()
+                welcomed = False
+                try:
+                    welcomed = await self._connect_once(session, url)
+                except _Retry as exc:
+                    log.info("relay connection to %s ended: %s", url, exc)
+                if self.refusal is not None:
+                    self._answer(FirstAnswer.REFUSED)
+                    return self.refusal
+                if self._stop.is_set():
+                    break
+                self._answer(FirstAnswer.UNREACHABLE)
+                if welcomed and time.monotonic() - started >= self.config.stable_after:
+                    attempt = 0
+                if not welcomed or attempt > 0:
+                    index += 1
+                delay = backoff_delay(self.config.backoff, attempt, random.random())  # noqa: S311 - jitter, not crypto
+                attempt += 1
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._stop.wait()
+                if self._before_retry is not None and not self._stop.is_set():
+                    await self._before_retry()
+        self._answer(FirstAnswer.UNREACHABLE)
+        return None
+
+    def _answer(self, answer: FirstAnswer) -> None:
+        if not self.first_answer.done():
+            self.first_answer.set_result(answer)
+
+    async def _connect_once(self, session: aiohttp.ClientSession, url: str) -> bool:
+        """One connection, start to end. True if it got as far as ``agent:welcome``."""
+        try:
+            async with asyncio.timeout(self.config.connect_timeout):
+                ws = await session.ws_connect(url, autoping=True, max_msg_size=0)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise _Retry(f"cannot connect ({type(exc).__name__}: {exc})"[:300]) from None
+        try:
+            conn = await self._handshake(ws)
+            if conn is None:
+                return False
+            self.connected.set()
+            try:
+                await self._serve(conn)
+            finally:
+                self.connected.clear()
+            return True
+        finally:
+            if not ws.closed:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(1.0):
+                        await ws.close(code=CloseCode.NORMAL)
+
+    async def _handshake(self, ws: aiohttp.ClientWebSocketResponse) -> _Conn | None:
+        hello = self._hello()
+        token = self._token()
+        if token is not None:
+            hello = _with_token(hello, token)
+        try:
+            async with asyncio.timeout(self.config.connect_timeout):
+                await ws.send_str(encode(hello))
+                msg = await ws.receive()
+        except (TimeoutError, ConnectionError, aiohttp.ClientError) as exc:
+            raise _Retry(f"no welcome ({type(exc).__name__})") from None
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            self._closed(ws, msg)
+            raise _Retry("closed before welcome")
+        try:
+            welcome = decode(msg.data, Direction.RELAY_TO_AGENT)
+        except ProtocolError as exc:
+            raise _Retry(f"bad first message from the relay ({exc.code})") from None
+        if not isinstance(welcome, AgentWelcome):
+            if isinstance(welcome, Error):
+                raise _Retry(f"relay error {welcome.code} before welcome")
+            raise _Retry(f"expected agent:welcome, got {welcome.TYPE}")
+        return _Conn(ws, self._resume_offset(welcome.resume_from))
+
+    def _resume_offset(self, resume_from: int) -> int:
+        ret = self.retention
+        if not self._numbered:
+            self._numbered = True
+            ret.shift(resume_from)
+        self._answer(FirstAnswer.WELCOMED)
+        if resume_from > ret.end:
+            log.warning(
+                "relay resumes at %d, beyond this stream's end %d; sending from the end",
+                resume_from,
+                ret.end,
+            )
+            return ret.end
+        if resume_from < ret.start:
+            log.warning(
+                "relay resumes at %d but the oldest retained byte is %d: %d bytes lost",
+                resume_from,
+                ret.start,
+                ret.start - resume_from,
+            )
+            self.gap_bytes += ret.start - resume_from
+            return ret.start
+        log.info("relay welcomed the agent: resuming at %d (stream end %d)", resume_from, ret.end)
+        return resume_from
+
+    def _closed(self, ws: aiohttp.ClientWebSocketResponse, msg: aiohttp.WSMessage) -> None:
+        """Record a final close code, if this was one."""
+        code = ws.close_code
+        reason = ""
+        if msg.type == aiohttp.WSMsgType.CLOSE:
+            code = int(msg.data)
+            reason = str(msg.extra or "")
+        log.info("relay closed the connection: code %s", code)
+        if code in FINAL_CLOSE_CODES:
+            self.refusal = Refusal(code=int(code), reason=reason[:200])
+
+    async def _serve(self, conn: _Conn) -> None:
+        tasks = {
+            asyncio.ensure_future(self._receiver(conn)),
+            asyncio.ensure_future(self._sender(conn)),
+            asyncio.ensure_future(self._heartbeats(conn)),
+            asyncio.ensure_future(self._control_worker(conn)),
+            asyncio.ensure_future(self._stop.wait()),
+        }
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            exc = task.exception()
+            if isinstance(exc, _Retry):
+                raise exc
+            if exc is not None and not isinstance(exc, ConnectionError | aiohttp.ClientError):
+                raise exc
+
+    # ------------------------------------------------------------------ tasks
+
+    async def _receiver(self, conn: _Conn) -> None:
+        ws = conn.ws
+        while True:
+            try:
+                msg = await ws.receive(timeout=self.config.dead_after)
+            except TimeoutError:
+                raise _Retry(f"relay silent for {self.config.dead_after} s") from None
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                self._on_text(conn, msg.data)
+            elif msg.type == aiohttp.WSMsgType.BINARY:
+                log.debug("ignored a binary frame from the relay (%d bytes)", len(msg.data))
+            else:
+                self._closed(ws, msg)
+                raise _Retry(f"closed with code {ws.close_code}")
+
+    def _on_text(self, conn: _Conn, text: str) -> None:
+        try:
+            msg = decode(text, Direction.RELAY_TO_AGENT)
+        except ProtocolError as exc:
+            log.warning("ignored an invalid message from the relay: %s", exc.code)
+            return
+        match msg:
+            case Heartbeat():
+                if conn.drain_ts is not None and msg.ts == conn.drain_ts:
+                    self._delivered.set()
+            case CommandRequest() | TerminalInput() | TerminalResize() | CommandInterrupt():
+                conn.control.put_nowait(msg)
+            case Error():
+                log.warning("relay error: %s (ref %s)", msg.code, msg.ref)
+            case _:
+                log.debug("ignored %s from the relay", msg.TYPE)
+
+    async def _control_worker(self, conn: _Conn) -> None:
+        """Apply control messages in arrival order; ack the ones that carry a request id."""
+        while True:
+            msg = await conn.control.get()
+            error: str | None = None
+            try:
+                await self._controller.apply(msg)
+            except Exception as exc:
+                error = str(exc) or type(exc).__name__
+                log.info("%s failed: %s", msg.TYPE, type(exc).__name__)
+            else:
+                log.debug("%s applied", msg.TYPE)
+            if isinstance(msg, CommandRequest | CommandInterrupt):
+                ack = CommandAck(request_id=msg.request_id, ok=error is None, error=error)
+                self._replies.append(encode(ack))
+                self._wake.set()
+
+    async def _heartbeats(self, conn: _Conn) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat_interval)
+            self._replies.append(encode(Heartbeat(ts=self._next_ts())))
+            self._wake.set()
+
+    def _next_ts(self) -> float:
+        self._last_ts = max(time.time(), self._last_ts + 0.001)
+        return self._last_ts
+
+    async def _sender(self, conn: _Conn) -> None:
+        ws = conn.ws
+        ret = self.retention
+        max_chunk = self.config.max_chunk_bytes
+        while True:
+            self._wake.clear()
+            if self._replies:
+                await ws.send_str(self._replies.popleft())
+                continue
+            all_sent = self._complete and conn.sent >= ret.end
+            if conn.status_version != self._status_version:
+                status = self._status()
+                if status.state != "exited" or all_sent:
+                    conn.status_version = self._status_version
+                    await ws.send_str(encode(status))
+                    continue
+            if conn.sent < ret.end:
+                first, data = ret.read(conn.sent, max_chunk)
+                if first > conn.sent:
+                    log.warning("%d bytes dropped before they could be sent", first - conn.sent)
+                    self.gap_bytes += first - conn.sent
+                if len(data) == max_chunk:
+                    cut = utf8_cut(data)
+                    if cut > 0:
+                        data = data[:cut]
+                await self._send_output(ws, first, data)
+                conn.sent = first + len(data)
+                continue
+            if all_sent and conn.drain_ts is None and conn.status_version == self._status_version:
+                conn.drain_ts = self._next_ts()
+                await ws.send_str(encode(Heartbeat(ts=conn.drain_ts)))
+                continue
+            await self._wake.wait()
+
+    async def _send_output(
+        self, ws: aiohttp.ClientWebSocketResponse, offset: int, data: bytes
+    ) -> None:
+        agent_id = self.config.agent_id
+        if self.config.binary:
+            await ws.send_bytes(encode_binary_output(agent_id, offset, data))
+        else:
+            await ws.send_str(encode(TerminalOutput(agent_id=agent_id, offset=offset, data=data)))
+
+
+def _with_token(hello: AgentHello, token: str) -> AgentHello:
+    return AgentHello(
+        agent_id=hello.agent_id,
+        name=hello.name,
+        host=hello.host,
+        command=hello.command,
+        pid=hello.pid,
+        cols=hello.cols,
+        rows=hello.rows,
+        started_at=hello.started_at,
+        labels=hello.labels,
+        protocol=hello.protocol,
+        token=token,
+    )

@@ -1,0 +1,291 @@
+"""The command under a pseudo-terminal: spawn, read, write, resize, signal, wait.
+
+The PTY master is read with ``loop.add_reader`` and ``os.read(fd, 65536)``: a read is
+made only when the kernel says bytes are there, never on a timer. End of output on Linux
+is ``OSError(EIO)`` once no process holds the slave side open any more. Writes go
+through a non-blocking queue so that a child that does not read its input never blocks
+the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import shutil
+import signal
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from ptyprocess import PtyProcess
+
+from .errors import CommandNotExecutable, CommandNotFound
+
+log = logging.getLogger(__name__)
+
+READ_SIZE = 65536
+TERM = "xterm-256color"
+
+
+@dataclass(frozen=True, slots=True)
+class ExitStatus:
+    """How the command ended: ``code`` is 128+N when signal N killed it."""
+
+    code: int
+    signal: str | None = None
+
+    @classmethod
+    def from_wait_status(cls, status: int) -> ExitStatus:
+        code = os.waitstatus_to_exitcode(status)
+        if code >= 0:
+            return cls(code=code)
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"SIG{-code}"
+        return cls(code=128 - code, signal=name)
+
+
+def child_env(base: Mapping[str, str], drop: Sequence[str]) -> dict[str, str]:
+    """The command's environment: ours with ``TERM`` set and the secrets in ``drop`` removed."""
+    env = {k: v for k, v in base.items() if k not in drop}
+    env["TERM"] = TERM
+    return env
+
+
+def _restore_signals() -> None:
+    """In the child, before exec: default dispositions for what Python ignores."""
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
+def resolve_command(argv: Sequence[str], env: Mapping[str, str]) -> str:
+    """The executable ``argv[0]`` names, or raise CommandNotFound/CommandNotExecutable."""
+    name = argv[0]
+    if os.sep in name:
+        if not os.path.exists(name):
+            raise CommandNotFound(f"command not found: {name}")
+        if os.path.isdir(name) or not os.access(name, os.X_OK):
+            raise CommandNotExecutable(f"command is not executable: {name}")
+        return name
+    found = shutil.which(name, path=env.get("PATH", os.defpath))
+    if found is None:
+        if shutil.which(name, mode=os.F_OK, path=env.get("PATH", os.defpath)):
+            raise CommandNotExecutable(f"command is not executable: {name}")
+        raise CommandNotFound(f"command not found: {name}")
+    return found
+
+
+class PtyChild:
+    """One command running under a PTY, owned by one event loop."""
+
+    def __init__(self, proc: PtyProcess, cols: int, rows: int) -> None:
+        self._proc = proc
+        self.pid: int = proc.pid
+        self.fd: int = proc.fd
+        self.cols = cols
+        self.rows = rows
+        self._loop = asyncio.get_running_loop()
+        self._writes: deque[tuple[memoryview, asyncio.Future[None]]] = deque()
+        self._writer_armed = False
+        self._reading = False
+        self._closed = False
+        os.set_blocking(self.fd, False)
+
+    @classmethod
+    async def spawn(
+        cls,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        cols: int,
+        rows: int,
+        cwd: str | None = None,
+    ) -> PtyChild:
+        resolve_command(argv, env)
+        try:
+            proc = PtyProcess.spawn(
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                dimensions=(rows, cols),
+                preexec_fn=_restore_signals,
+            )
+        except FileNotFoundError as exc:
+            raise CommandNotFound(f"command not found: {argv[0]}") from exc
+        except PermissionError as exc:
+            raise CommandNotExecutable(f"command is not executable: {argv[0]}") from exc
+        child = cls(proc, cols, rows)
+        log.info("child spawned: pid %d, %dx%d", child.pid, cols, rows)
+        return child
+
+    # ------------------------------------------------------------------ output
+
+    def start_reading(self, on_data: Callable[[bytes], None], on_eof: Callable[[], None]) -> None:
+        """Call ``on_data`` with each read and ``on_eof`` once at end of output."""
+
+        def readable() -> None:
+            try:
+                data = os.read(self.fd, READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno != errno.EIO:
+                    log.warning("pty read failed: %s", exc)
+                data = b""
+            if data:
+                on_data(data)
+                return
+            self.stop_reading()
+            on_eof()
+
+        self._loop.add_reader(self.fd, readable)
+        self._reading = True
+
+    def stop_reading(self) -> None:
+        if self._reading:
+            self._reading = False
+            self._loop.remove_reader(self.fd)
+
+    def read_available(self) -> bytes:
+        """Whatever can be read right now without waiting (used when giving up on EOF)."""
+        parts: list[bytes] = []
+        while True:
+            try:
+                data = os.read(self.fd, READ_SIZE)
+            except OSError:
+                break
+            if not data:
+                break
+            parts.append(data)
+        return b"".join(parts)
+
+    # ------------------------------------------------------------------ input
+
+    def send(self, data: bytes) -> asyncio.Future[None]:
+        """Queue ``data`` for the PTY now (order kept); the future is done once written."""
+        fut: asyncio.Future[None] = self._loop.create_future()
+        if self._closed:
+            fut.set_exception(OSError(errno.EBADF, "the terminal is closed"))
+            return fut
+        if not data:
+            fut.set_result(None)
+            return fut
+        self._writes.append((memoryview(data), fut))
+        self._flush_writes()
+        return fut
+
+    async def write(self, data: bytes) -> None:
+        """Write all of ``data`` to the PTY; returns once the kernel has taken it."""
+        await self.send(data)
+
+    def _flush_writes(self) -> None:
+        while self._writes:
+            view, fut = self._writes[0]
+            try:
+                n = os.write(self.fd, view)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                self._fail_writes(exc)
+                return
+            if n < len(view):
+                self._writes[0] = (view[n:], fut)
+                continue
+            self._writes.popleft()
+            if not fut.done():
+                fut.set_result(None)
+        if self._writes and not self._writer_armed:
+            self._loop.add_writer(self.fd, self._flush_writes)
+            self._writer_armed = True
+        elif not self._writes and self._writer_armed:
+            self._loop.remove_writer(self.fd)
+            self._writer_armed = False
+
+    def _fail_writes(self, exc: BaseException) -> None:
+        while self._writes:
+            _, fut = self._writes.popleft()
+            if not fut.done():
+                fut.set_exception(exc)
+        if self._writer_armed:
+            self._loop.remove_writer(self.fd)
+            self._writer_armed = False
+
+    # ------------------------------------------------------------------ control
+
+    def resize(self, cols: int, rows: int) -> None:
+        """Set the window size; the kernel sends SIGWINCH to the foreground group."""
+        self._proc.setwinsize(rows, cols)
+        self.cols, self.rows = cols, rows
+
+    def foreground_group(self) -> int:
+        """The PTY's foreground process group (the child's own if it cannot be read)."""
+        try:
+            pgrp = os.tcgetpgrp(self.fd)
+        except OSError:
+            return self.pid
+        return pgrp if pgrp > 0 else self.pid
+
+    def signal_foreground(self, sig: int) -> None:
+        """Deliver ``sig`` to the foreground process group, as a terminal's ^C would.
+
+        Works for raw-mode programs (where a ``\\x03`` byte is just a byte) and for the
+        current job of an interactive shell.
+        """
+        os.killpg(self.foreground_group(), sig)
+
+    def signal_child(self, sig: int) -> None:
+        """Deliver ``sig`` to the direct child (and its foreground group, if different)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, sig)
+        pgrp = self.foreground_group()
+        if pgrp != self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgrp, sig)
+
+    async def wait(self) -> ExitStatus:
+        """Wait for the direct child to exit (without polling) and reap it."""
+        pidfd: int | None
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        if pidfd is None:
+            _, status = await self._loop.run_in_executor(None, os.waitpid, self.pid, 0)
+        else:
+            try:
+                ready: asyncio.Future[None] = self._loop.create_future()
+                def exited() -> None:
+                    if not ready.done():
+                        ready.set_result(None)
+
+                self._loop.add_reader(pidfd, exited)
+                try:
+                    await ready
+                finally:
+                    self._loop.remove_reader(pidfd)
+            finally:
+                os.close(pidfd)
+            _, status = os.waitpid(self.pid, 0)
+        result = ExitStatus.from_wait_status(status)
+        log.info("child exited: pid %d, code %d, signal %s", self.pid, result.code, result.signal)
+        return result
+
+    def close(self) -> None:
+        """Close the master side (remaining holders of the slave get a hangup)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.stop_reading()
+        self._fail_writes(OSError(errno.EBADF, "the terminal is closed"))
+        # Close through ptyprocess's file object but keep it from reaping or killing
+        # the child (we reap it ourselves in wait()).
+        with contextlib.suppress(OSError):
+            self._proc.fileobj.close()
+        self._proc.closed = True
+        self._proc.fd = -1
+

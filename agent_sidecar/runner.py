@@ -1,0 +1,412 @@
+"""``agent-sidecar run``: the command under a PTY, its output streamed to the relay.
+
+The order of a run:
+
+1. relay: connect to ``--relay`` URLs, or start/join the embedded relay;
+2. wait (at most ``startup_wait``) for the relay's first answer, so that a refused token
+   fails before the command starts; an unreachable relay does not hold it back;
+3. spawn the command; in interactive mode put the local terminal in raw mode;
+4. pump: PTY -> retention (+ mirror), keys -> PTY, relay controls -> PTY, signals ->
+   command; the link streams from the retention buffer on its own schedule;
+5. the command exits: read the PTY to its end (or until it has been quiet for
+   ``eof_grace`` when a background process keeps it open), send ``exited``, wait up to
+   ``drain_timeout`` for the relay to confirm everything, exit with the command's code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+from relay.protocol import (
+    AgentHello,
+    AgentState,
+    AgentStatus,
+    CommandInterrupt,
+    CommandRequest,
+    TerminalInput,
+    TerminalResize,
+)
+
+from .config import SECRET_ENV, RunConfig, agent_ws_url
+from .errors import RelayRefused
+from .link import ControlMessage, FirstAnswer, Link, Refusal
+from .mirror import Mirror
+from .output import IdleClock, OutputPipe
+from .pty import ExitStatus, PtyChild, child_env
+from .retention import Retention
+from .terminal import LocalTerminal
+
+log = logging.getLogger(__name__)
+
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
+
+
+class CommandGone(Exception):
+    """A control message arrived while the command is not running."""
+
+
+class Runner:
+    """One ``run``: owns the child, the retention buffer, the link and the local terminal."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        terminal: LocalTerminal | None = None,
+        stdout_fd: int | None = None,
+        notify: Callable[[str], None] | None = None,
+        runtime_directory: Path | None = None,
+        handle_signals: bool = True,
+    ) -> None:
+        self.config = config
+        self.terminal = terminal if config.interactive else None
+        self._stdout_fd = stdout_fd
+        self._notify_fn = notify
+        self._runtime_directory = runtime_directory
+        self._handle_signals = handle_signals
+        self.child: PtyChild | None = None
+        self.retention = Retention(config.retain_bytes)
+        self.state: AgentState = "running"
+        self.exit: ExitStatus | None = None
+        self.cols, self.rows = config.cols, config.rows
+        self.started_at = time.time()
+        self.link: Link | None = None
+        self._pending_signal: int | None = None
+        self._aborted = asyncio.Event()
+        #: Set once the relay connection is up (tests wait on it).
+        self.dashboard_url: str | None = None
+
+    # ------------------------------------------------------------------ helpers
+
+    def notify(self, text: str) -> None:
+        if self._notify_fn is not None:
+            self._notify_fn(text)
+        elif self.terminal is not None:
+            self.terminal.notice(text)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def hello(self) -> AgentHello:
+        return AgentHello(
+            agent_id=self.config.agent_id,
+            name=self.config.name,
+            host=socket.gethostname(),
+            command=self.config.command,
+            pid=self.child.pid if self.child else None,
+            cols=self.cols,
+            rows=self.rows,
+            started_at=self.started_at,
+            labels=dict(self.config.labels),
+        )
+
+    def status(self) -> AgentStatus:
+        return AgentStatus(
+            state=self.state,
+            pid=self.child.pid if self.child else None,
+            cols=self.cols,
+            rows=self.rows,
+            exit_code=self.exit.code if self.exit else None,
+            signal=self.exit.signal if self.exit else None,
+        )
+
+    def _set_state(self, state: AgentState) -> None:
+        if state != self.state and self.state != "exited":
+            self.state = state
+            log.info("state: %s", state)
+            if self.link is not None:
+                self.link.status_changed()
+
+    # ------------------------------------------------------------------ controller
+
+    async def apply(self, msg: ControlMessage) -> None:
+        """Relay -> PTY (the link's Controller); raises to make the ack ``ok: false``."""
+        child = self.child
+        if child is None or self.exit is not None:
+            raise CommandGone("the command is not running")
+        match msg:
+            case CommandRequest():
+                data = msg.input.encode("utf-8", "replace")
+                await child.write(data + b"\r" if msg.submit else data)
+            case TerminalInput():
+                await child.write(msg.data.encode("utf-8", "replace"))
+            case TerminalResize():
+                self._resize(msg.cols, msg.rows)
+            case CommandInterrupt():
+                child.signal_foreground(signal.Signals[msg.signal])
+
+    def _resize(self, cols: int, rows: int) -> None:
+        if self.child is None:
+            return
+        self.child.resize(cols, rows)
+        self.cols, self.rows = cols, rows
+        if self.link is not None:
+            self.link.status_changed()
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self) -> int:
+        """Run the command to its end; return the exit code for the sidecar."""
+        local = None
+        if self.config.relays:
+            urls = [agent_ws_url(u) for u in self.config.relays]
+
+            def token() -> str | None:
+                return self.config.token
+
+            before_retry = None
+        else:
+            from .embedded import LocalRelay, runtime_dir
+
+            local = LocalRelay(
+                self.config.port,
+                self._runtime_directory or runtime_dir(),
+                notify=self.notify,
+            )
+            await local.start_or_join()
+            urls = [local.agent_url]
+            agent_id = self.config.agent_id
+
+            def token() -> str | None:
+                return local.agent_token(agent_id)
+
+            before_retry = local.ensure
+            self.dashboard_url = local.dashboard_url()
+            self.notify(f"Dashboard: {self.dashboard_url}")
+        try:
+            with self._signals():
+                return await self._run_linked(urls, token, before_retry)
+        finally:
+            if local is not None:
+                await local.close()
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        if not self._handle_signals:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        for sig in FORWARDED_SIGNALS:
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        try:
+            yield
+        finally:
+            for sig in FORWARDED_SIGNALS:
+                loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: int) -> None:
+        name = signal.Signals(sig).name
+        child = self.child
+        if child is None:
+            log.info("%s before the command started", name)
+            self._pending_signal = sig
+            self._aborted.set()
+            return
+        if self.exit is not None:
+            return
+        log.info("forwarding %s to the command", name)
+        try:
+            if sig in (signal.SIGINT, signal.SIGQUIT):
+                child.signal_foreground(sig)
+            else:
+                child.signal_child(sig)
+        except OSError as exc:
+            log.info("could not forward %s: %s", name, exc.strerror)
+
+    async def _run_linked(
+        self,
+        urls: list[str],
+        token: Callable[[], str | None],
+        before_retry: Callable[[], Awaitable[None]] | None,
+    ) -> int:
+        link = Link(
+            self.config.link_config(urls),
+            self.retention,
+            hello=self.hello,
+            status=self.status,
+            controller=self,
+            token=token,
+            before_retry=before_retry,
+        )
+        self.link = link
+        link_task = asyncio.create_task(link.run())
+        link_task.add_done_callback(self._link_done)
+        try:
+            answer = await _first_answer(link, self._aborted, self.config.startup_wait)
+            if answer is FirstAnswer.REFUSED:
+                assert link.refusal is not None
+                raise RelayRefused(link.refusal.describe(self.config.agent_id))
+            if self._pending_signal is not None:
+                return 128 + self._pending_signal
+            code = await self._run_child(link)
+            delivered = await link.drain(self.config.drain_timeout)
+            if not delivered and link.refusal is None:
+                self.notify(
+                    "agent-sidecar: the relay did not confirm the end of the output within "
+                    f"{self.config.drain_timeout:g} s; exiting anyway"
+                )
+            return code
+        finally:
+            link.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(link_task, timeout=5.0)
+
+    def _link_done(self, task: asyncio.Task[Refusal | None]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("relay link failed", exc_info=exc)
+            self.notify(f"agent-sidecar: relay link failed ({type(exc).__name__}); not streaming")
+            return
+        refusal = task.result()
+        if refusal is not None and self.child is not None and self.exit is None:
+            self.notify(
+                f"agent-sidecar: {refusal.describe(self.config.agent_id)}; "
+                "no longer streaming, the command keeps running"
+            )
+
+    async def _run_child(self, link: Link) -> int:
+        cfg = self.config
+        if self.terminal is not None:
+            self.cols, self.rows = self.terminal.size()
+        env = child_env(os.environ, SECRET_ENV)
+        child = await PtyChild.spawn(
+            cfg.command, env=env, cols=self.cols, rows=self.rows, cwd=cfg.cwd
+        )
+        self.child = child
+        link.status_changed()
+        mirror = None
+        if self._stdout_fd is not None and (cfg.mirror or self.terminal is not None):
+            mirror = Mirror(self._stdout_fd)
+        try:
+            with self._raw_terminal():
+                exit_status = await self._pump(child, link, mirror)
+        finally:
+            child.close()
+            if mirror is not None:
+                mirror.close(timeout=2.0)
+        return exit_status.code
+
+    @contextlib.contextmanager
+    def _raw_terminal(self) -> Iterator[None]:
+        term = self.terminal
+        if term is None:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        with term.raw():
+            loop.add_signal_handler(signal.SIGWINCH, self._on_winch)
+            try:
+                yield
+            finally:
+                loop.remove_signal_handler(signal.SIGWINCH)
+
+    def _on_winch(self) -> None:
+        if self.terminal is not None and self.exit is None:
+            cols, rows = self.terminal.size()
+            if (cols, rows) != (self.cols, self.rows):
+                self._resize(cols, rows)
+
+    async def _pump(self, child: PtyChild, link: Link, mirror: Mirror | None) -> ExitStatus:
+        loop = asyncio.get_running_loop()
+        eof: asyncio.Future[None] = loop.create_future()
+        idle = IdleClock(
+            self.config.idle_after, lambda i: self._set_state("idle" if i else "running")
+        )
+        pipe = OutputPipe(
+            self.retention, flush_delay=self.config.utf8_flush_delay, on_output=link.wake
+        )
+        last_read = loop.time()
+
+        def on_data(data: bytes) -> None:
+            nonlocal last_read
+            last_read = loop.time()
+            pipe.feed(data)
+            idle.activity()
+            if mirror is not None:
+                mirror.write(data)
+
+        def on_eof() -> None:
+            if not eof.done():
+                eof.set_result(None)
+
+        child.start_reading(on_data, on_eof)
+        idle.start()
+        stdin_fd = self.terminal.stdin_fd if self.terminal is not None else None
+        if stdin_fd is not None:
+            loop.add_reader(stdin_fd, self._forward_keys, stdin_fd, child)
+        try:
+            exit_status = await child.wait()
+            if stdin_fd is not None:
+                loop.remove_reader(stdin_fd)
+                stdin_fd = None
+            await self._await_eof(eof, lambda: last_read)
+            if not eof.done():
+                child.stop_reading()
+                rest = child.read_available()
+                if rest:
+                    on_data(rest)
+                log.info("output still open after the command exited; stopped reading")
+        finally:
+            if stdin_fd is not None:
+                loop.remove_reader(stdin_fd)
+            idle.stop()
+            pipe.close()
+        log.info("output ended: %d bytes", pipe.total)
+        self.exit = exit_status
+        self.state = "exited"
+        link.finish()
+        link.status_changed()
+        return exit_status
+
+    async def _await_eof(self, eof: asyncio.Future[None], last_read: Callable[[], float]) -> None:
+        """Wait for end of output; give up once quiet for ``eof_grace`` (hard cap 10x)."""
+        loop = asyncio.get_running_loop()
+        grace = self.config.eof_grace
+        cap = loop.time() + grace * 10
+        while not eof.done():
+            now = loop.time()
+            wait = min(last_read() + grace, cap) - now
+            if wait <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(eof), wait)
+
+    def _forward_keys(self, fd: int, child: PtyChild) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(fd)
+            return
+        child.send(data).add_done_callback(_consume)
+
+
+def _consume(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("dropped keys: the command is gone")
+
+
+async def _first_answer(link: Link, aborted: asyncio.Event, wait: float) -> FirstAnswer | None:
+    """The link's first answer, or None after ``wait`` seconds or a signal."""
+    abort: asyncio.Future[object] = asyncio.ensure_future(aborted.wait())
+    answer: asyncio.Future[object] = link.first_answer  # type: ignore[assignment]
+    try:
+        await asyncio.wait(
+            {answer, abort}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        abort.cancel()
+    return link.first_answer.result() if link.first_answer.done() else None
