@@ -1,0 +1,314 @@
+"""LocalHub through its interface, with in-memory peers: offsets, subscriptions, fan-out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from relay.hub import AgentConn, DashboardConn, Hub, HubError, Scope
+from relay.local_hub import LocalHub
+from relay.protocol import AgentHello, AgentStatus, ErrorCode, TerminalOutput
+from tests.unit.fakes import AllScope, FakePeer, PrefixScope
+
+
+def make_hub(scrollback: int = 1024, forget_after: float = 3600.0) -> LocalHub:
+    return LocalHub(scrollback_bytes=scrollback, forget_after=forget_after, clock=lambda: 42.0)
+
+
+def hello(agent_id: str = "a1") -> AgentHello:
+    return AgentHello(agent_id=agent_id, name=agent_id, host="h", command=("sh",), pid=1,
+                      cols=80, rows=24, started_at=1.0)
+
+
+async def attach(hub: Hub, agent_id: str = "a1", conn_id: str = "c1") -> AgentConn:
+    conn = AgentConn(agent_id=agent_id, conn_id=conn_id, sub=agent_id, peer=FakePeer())
+    await hub.attach_agent(conn, hello(agent_id))
+    return conn
+
+
+async def dashboard(hub: Hub, scope: Scope | None = None, binary: bool = False) -> DashboardConn:
+    conn = DashboardConn(session_id="s", sub="d", role="operator", scope=scope or AllScope(),
+                         binary=binary, peer=FakePeer())
+    await hub.attach_dashboard(conn)
+    return conn
+
+
+def peer(conn: AgentConn | DashboardConn) -> FakePeer:
+    assert isinstance(conn.peer, FakePeer)
+    return conn.peer
+
+
+async def out(hub: Hub, conn: AgentConn, offset: int, data: bytes) -> None:
+    await hub.agent_output(conn, TerminalOutput(agent_id=conn.agent_id, offset=offset, data=data))
+
+
+def stream(conn: DashboardConn, agent_id: str = "a1") -> list[tuple[int, bytes]]:
+    """The (offset, bytes) of every output message, in order."""
+    result = []
+    for m in peer(conn).messages():
+        if m["type"] == "terminal:output" and m["agent_id"] == agent_id:
+            data = m["data"] if isinstance(m["data"], bytes) else m["data"].encode()
+            result.append((m["offset"], data))
+    return result
+
+
+async def test_welcome_of_a_new_agent_resumes_from_zero() -> None:
+    hub = make_hub()
+    conn = await attach(hub)
+    assert peer(conn).messages() == [{"type": "agent:welcome", "agent_id": "a1", "resume_from": 0}]
+
+
+async def test_welcome_of_a_returning_agent_resumes_from_the_end() -> None:
+    hub = make_hub()
+    first = await attach(hub)
+    await out(hub, first, 0, b"hello")
+    await hub.detach_agent(first)
+    second = await attach(hub, conn_id="c2")
+    assert peer(second).of_type("agent:welcome")[0]["resume_from"] == 5
+
+
+async def test_a_second_connection_replaces_the_first_with_4409() -> None:
+    hub = make_hub()
+    first = await attach(hub)
+    await attach(hub, conn_id="c2")
+    assert peer(first).close_code == 4409
+
+
+async def test_output_of_a_replaced_connection_is_ignored() -> None:
+    hub = make_hub()
+    first = await attach(hub)
+    await attach(hub, conn_id="c2")
+    await out(hub, first, 0, b"stale")
+    assert (await hub.get_agent("a1")).offset == 0  # type: ignore[union-attr]
+
+
+async def test_subscribe_replays_then_streams_live_exactly_once() -> None:
+    hub = make_hub()
+    agent = await attach(hub)
+    await out(hub, agent, 0, b"abc")
+    dash = await dashboard(hub)
+    await hub.subscribe(dash, "a1", None)
+    await out(hub, agent, 3, b"def")
+    await out(hub, agent, 1, b"bcdefg")  # a resend overlapping the end: only "g" is new
+    assert peer(dash).of_type("subscribed") == [
+        {"type": "subscribed", "agent_id": "a1", "from": 0, "offset": 3}
+    ]
+    assert stream(dash) == [(0, b"abc"), (3, b"def"), (6, b"g")]
+
+
+async def test_subscribe_with_since_inside_a_chunk_slices_it() -> None:
+    hub = make_hub()
+    agent = await attach(hub)
+    await out(hub, agent, 0, b"abcdef")
+    dash = await dashboard(hub)
+    await hub.subscribe(dash, "a1", 4)
+    assert stream(dash) == [(4, b"ef")]
+
+
+async def test_subscribe_since_beyond_the_end_waits_for_the_stream() -> None:
+    hub = make_hub()
+    agent = await attach(hub)
+    dash = await dashboard(hub)
+    await hub.subscribe(dash, "a1", 5)
+    await out(hub, agent, 0, b"abc")
+    await out(hub, agent, 3, b"defgh")
+    assert peer(dash).of_type("subscribed")[0]["from"] == 5
+    assert stream(dash) == [(5, b"fgh")]
+
+
+async def test_subscribe_before_the_retained_start_announces_the_gap_in_from() -> None:
+    hub = make_hub(scrollback=4)
+    agent = await attach(hub)
+    await out(hub, agent, 0, b"abcdefgh")
+    dash = await dashboard(hub)
+    await hub.subscribe(dash, "a1", 0)
+    assert peer(dash).of_type("subscribed")[0]["from"] == 4
+    assert stream(dash) == [(4, b"efgh")]
+
+
+async def test_output_past_the_end_sends_a_gap_to_subscribers() -> None:
+    hub = make_hub()
+    agent = await attach(hub)
+    dash = await dashboard(hub)
+    await hub.subscribe(dash, "a1", None)
+    await out(hub, agent, 0, b"ab")
+    await out(hub, agent, 10, b"xy")
+    msgs = [m for m in peer(dash).messages() if m["type"] in ("terminal:output", "terminal:gap")]
+    assert [m["type"] for m in msgs] == ["terminal:output", "terminal:gap", "terminal:output"]
+    assert (msgs[1]["from"], msgs[1]["to"]) == (2, 10)
+
+
+async def test_resubscribe_drops_queued_output_and_restarts() -> None:
+    hub = make_hub()
+    agent = await attach(hub)
+    await out(hub, agent, 0, b"abcdef")
+    dash = await dashboard(hub)
+    await hub.subscribe(dash, "a1", 0)
+    await hub.subscribe(dash, "a1", 3)
+    assert stream(dash) == [(3, b"def")]
+
+
+async def test_no_output_after_unsubscribed() -> None:
+    hub = make_hub()
+    agent = await attach(hub)
+    dash = await dashboard(hub)
+    await hub.subscribe(dash, "a1", None)
+    await hub.unsubscribe(dash, "a1")
+    await out(hub, agent, 0, b"abc")
+    assert peer(dash).messages()[-1] == {"type": "unsubscribed", "agent_id": "a1"}
+    assert stream(dash) == []
+
+
+async def test_fan_out_shares_one_encoded_frame_between_json_subscribers() -> None:
+    hub = make_hub()
+    agent = await attach(hub)
+    dashes = [await dashboard(hub) for _ in range(3)]
+    for d in dashes:
+        await hub.subscribe(d, "a1", None)
+    await out(hub, agent, 0, b"x")
+    frames = [peer(d).frames[-1][0] for d in dashes]
+    assert frames[0] is frames[1] is frames[2]
+
+
+async def test_binary_dashboards_get_the_binary_form() -> None:
+    hub = make_hub()
+    agent = await attach(hub)
+    dash = await dashboard(hub, binary=True)
+    await hub.subscribe(dash, "a1", None)
+    await out(hub, agent, 0, b"\x1b[31m")
+    assert isinstance(peer(dash).frames[-1][0], bytes)
+    assert stream(dash) == [(0, b"\x1b[31m")]
+
+
+async def test_status_events_go_only_to_dashboards_in_scope() -> None:
+    hub = make_hub()
+    inside = await dashboard(hub, PrefixScope("a"))
+    outside = await dashboard(hub, PrefixScope("b"))
+    conn = await attach(hub)
+    await hub.agent_status(conn, AgentStatus(state="idle", pid=1, cols=100, rows=30))
+    states = [m["agent"]["state"] for m in peer(inside).of_type("agent:status")]
+    assert states == ["running", "idle"]
+    assert peer(outside).of_type("agent:status") == []
+
+
+async def test_connected_lists_only_agents_in_scope() -> None:
+    hub = make_hub()
+    await attach(hub, "a1")
+    await attach(hub, "b1", conn_id="c2")
+    dash = await dashboard(hub, PrefixScope("b"))
+    assert [a["agent_id"] for a in peer(dash).messages()[0]["agents"]] == ["b1"]
+
+
+async def test_disconnect_marks_the_agent_disconnected() -> None:
+    hub = make_hub()
+    conn = await attach(hub)
+    await hub.detach_agent(conn)
+    assert (await hub.get_agent("a1")).state == "disconnected"  # type: ignore[union-attr]
+
+
+async def test_an_exited_agent_stays_exited_after_disconnect() -> None:
+    hub = make_hub()
+    conn = await attach(hub)
+    await hub.agent_status(conn, AgentStatus(state="exited", pid=1, cols=80, rows=24,
+                                             exit_code=3))
+    await hub.detach_agent(conn)
+    info = await hub.get_agent("a1")
+    assert info is not None
+    assert (info.state, info.exit_code) == ("exited", 3)
+
+
+async def test_control_to_an_unknown_agent_is_unknown_agent() -> None:
+    hub = make_hub()
+    dash = await dashboard(hub)
+    from relay.protocol import TerminalInput
+
+    with pytest.raises(HubError) as info:
+        await hub.control(dash, TerminalInput(agent_id="zz", data="x"))
+    assert info.value.code is ErrorCode.UNKNOWN_AGENT
+
+
+async def test_control_to_a_disconnected_agent_is_agent_offline() -> None:
+    hub = make_hub()
+    conn = await attach(hub)
+    await hub.detach_agent(conn)
+    dash = await dashboard(hub)
+    from relay.protocol import TerminalInput
+
+    with pytest.raises(HubError) as info:
+        await hub.control(dash, TerminalInput(agent_id="a1", data="x"))
+    assert info.value.code is ErrorCode.AGENT_OFFLINE
+
+
+async def _request(hub: Hub, dash: DashboardConn, rid: str) -> None:
+    from relay.protocol import CommandRequest
+
+    await hub.control(dash, CommandRequest(agent_id="a1", request_id=rid, input="ls"))
+
+
+async def test_acks_with_the_same_request_id_go_to_their_own_dashboards() -> None:
+    from relay.protocol import CommandAck
+
+    hub = make_hub()
+    agent = await attach(hub)
+    one, two = await dashboard(hub), await dashboard(hub)
+    await _request(hub, one, "r1")
+    await _request(hub, two, "r1")
+    sent = peer(agent).of_type("command:request")
+    assert sent[0]["request_id"] != sent[1]["request_id"]
+    assert "agent_id" not in sent[0]
+    await hub.agent_ack(agent, CommandAck(request_id=sent[1]["request_id"], ok=True))
+    assert peer(one).of_type("command:ack") == []
+    assert peer(two).of_type("command:ack") == [
+        {"type": "command:ack", "agent_id": "a1", "request_id": "r1", "ok": True}
+    ]
+
+
+async def test_disconnect_before_ack_answers_ok_false() -> None:
+    hub = make_hub()
+    agent = await attach(hub)
+    dash = await dashboard(hub)
+    await _request(hub, dash, "r9")
+    await hub.detach_agent(agent)
+    acks = peer(dash).of_type("command:ack")
+    assert len(acks) == 1
+    assert acks[0]["request_id"] == "r9"
+    assert acks[0]["ok"] is False
+    assert acks[0]["error"]
+
+
+async def test_an_ack_from_another_connection_is_ignored() -> None:
+    from relay.protocol import CommandAck
+
+    hub = make_hub()
+    agent = await attach(hub)
+    other = await attach(hub, "b1", conn_id="c2")
+    dash = await dashboard(hub)
+    await _request(hub, dash, "r1")
+    rid = peer(agent).of_type("command:request")[0]["request_id"]
+    await hub.agent_ack(other, CommandAck(request_id=rid, ok=True))
+    assert peer(dash).of_type("command:ack") == []
+
+
+async def test_forget_after_removes_a_disconnected_agent() -> None:
+    import asyncio
+
+    hub = make_hub(forget_after=0.01)
+    dash = await dashboard(hub)
+    conn = await attach(hub)
+    await hub.detach_agent(conn)
+    async with asyncio.timeout(2):
+        await peer(dash).wait_for("agent:removed")
+    assert await hub.get_agent("a1") is None
+
+
+async def test_read_output_of_an_unknown_agent_is_none() -> None:
+    assert await make_hub().read_output("nope", None) is None
+
+
+async def test_list_agents_is_sorted_and_scoped() -> None:
+    hub = make_hub()
+    for aid, cid in (("b2", "1"), ("a1", "2"), ("b1", "3")):
+        await attach(hub, aid, conn_id=cid)
+    infos: list[Any] = await hub.list_agents(PrefixScope("b"))
+    assert [i.agent_id for i in infos] == ["b1", "b2"]
