@@ -82,8 +82,10 @@ class Runner:
         self.link: Link | None = None
         self._pending_signal: int | None = None
         self._aborted = asyncio.Event()
-        #: Set once the relay connection is up (tests wait on it).
         self.dashboard_url: str | None = None
+        #: Lifecycle events (for callers and tests to wait on).
+        self.spawned = asyncio.Event()
+        self.exited = asyncio.Event()
 
     # ------------------------------------------------------------------ helpers
 
@@ -283,6 +285,7 @@ class Runner:
             cfg.command, env=env, cols=self.cols, rows=self.rows, cwd=cfg.cwd
         )
         self.child = child
+        self.spawned.set()
         link.status_changed()
         mirror = None
         if self._stdout_fd is not None and (cfg.mirror or self.terminal is not None):
@@ -364,6 +367,7 @@ class Runner:
         log.info("output ended: %d bytes", pipe.total)
         self.exit = exit_status
         self.state = "exited"
+        self.exited.set()
         link.finish()
         link.status_changed()
         return exit_status

@@ -103,6 +103,25 @@ class Sidecar:
     runner: Runner
     task: asyncio.Task[int]
     notices: list[str] = field(default_factory=list)
+    noticed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def notify(self, text: str) -> None:
+        self.notices.append(text)
+        self.noticed.set()
+
+    async def notice(self, fragment: str, timeout: float = WAIT) -> str:
+        """The first notice containing ``fragment`` (waits for it)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                for text in self.notices:
+                    if fragment in text:
+                        return text
+                self.noticed.clear()
+                await self.noticed.wait()
+
+    async def wait(self, event: asyncio.Event, timeout: float = WAIT) -> None:
+        async with asyncio.timeout(timeout):
+            await event.wait()
 
     async def result(self, timeout: float = WAIT) -> int:
         async with asyncio.timeout(timeout):
@@ -114,9 +133,10 @@ async def start_sidecar() -> AsyncIterator[Callable[[RunConfig], Sidecar]]:
     started: list[Sidecar] = []
 
     def start(config: RunConfig) -> Sidecar:
-        notices: list[str] = []
-        runner = Runner(config, notify=notices.append, handle_signals=False)
-        sidecar = Sidecar(runner, asyncio.create_task(runner.run()), notices)
+        box: list[Sidecar] = []
+        runner = Runner(config, notify=lambda text: box[0].notify(text), handle_signals=False)
+        sidecar = Sidecar(runner, asyncio.create_task(runner.run()))
+        box.append(sidecar)
         started.append(sidecar)
         return sidecar
 

@@ -64,7 +64,7 @@ async def test_multibyte_characters_written_byte_by_byte_are_never_split(
     )
     dash = await dashboard(live_relay)
     sidecar = start_sidecar(make_run_config(live_relay.url, py(code), utf8_flush_delay=0.5))
-    await dash.until_output("done".encode())
+    await dash.until_output(b"done")
     assert dash.stream.decode() == text
     assert all("enc" not in chunk for chunk in dash.chunks), dash.chunks
     assert await sidecar.result() == 0
