@@ -1,0 +1,169 @@
+"""Fixtures for end-to-end tests of the real ``agent-sidecar`` CLI in subprocesses.
+
+- ``cli_env``: the environment for a CLI subprocess (this checkout on PYTHONPATH, a
+  private ``XDG_RUNTIME_DIR``, no inherited ``AGENT_*`` variables).
+- ``spawn_cli(*args)``: start ``python -m agent_sidecar ARGS`` with stderr piped;
+  :meth:`Cli.line` waits for a stderr line matching a pattern, under a deadline.
+- ``start_relay_proc(port)``: ``agent-sidecar relay`` on a port, ready once it printed
+  ``listening on``.
+- ``dashboard_at(url, agent_id, token=None)``: a :class:`Dashboard` on any relay URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from relay.auth import mint_token
+from relay.protocol import Direction, decode
+from tests.integration.conftest import WAIT, Dashboard, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+__all__ = ["REPO", "WAIT", "Cli", "Dashboard", "free_port"]
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_SIDECAR", "AGENT_RELAY"))}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    runtime = tmp_path / "xdg"
+    runtime.mkdir(mode=0o700)
+    env["XDG_RUNTIME_DIR"] = str(runtime)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Cli:
+    """A CLI subprocess; stderr is read line by line on demand."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.stderr_lines: list[str] = []
+        self.stdout = bytearray()
+
+    async def line(self, pattern: str, timeout: float = WAIT) -> re.Match[str]:
+        """Read stderr until a line matches ``pattern`` (regex search)."""
+        regex = re.compile(pattern)
+        for seen in self.stderr_lines:
+            if m := regex.search(seen):
+                return m
+        assert self.proc.stderr is not None
+        async with asyncio.timeout(timeout):
+            while True:
+                raw = await self.proc.stderr.readline()
+                if not raw:
+                    raise AssertionError(
+                        f"stderr ended without {pattern!r}: {self.stderr_lines[-10:]}"
+                    )
+                text = raw.decode(errors="replace").rstrip("\r\n")
+                self.stderr_lines.append(text)
+                if m := regex.search(text):
+                    return m
+
+    async def stdout_until(self, sentinel: bytes, timeout: float = WAIT) -> bytes:
+        """Read stdout (when piped) until ``sentinel`` has appeared."""
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(timeout):
+            while sentinel not in self.stdout:
+                chunk = await self.proc.stdout.read(65536)
+                if not chunk:
+                    raise AssertionError(f"stdout ended without {sentinel!r}")
+                self.stdout += chunk
+        return bytes(self.stdout)
+
+    async def rest_of_stderr(self, timeout: float = WAIT) -> str:
+        assert self.proc.stderr is not None
+        async with asyncio.timeout(timeout):
+            rest = await self.proc.stderr.read()
+        self.stderr_lines.extend(rest.decode(errors="replace").splitlines())
+        return "\n".join(self.stderr_lines)
+
+    async def wait(self, timeout: float = WAIT) -> int:
+        async with asyncio.timeout(timeout):
+            return await self.proc.wait()
+
+    def signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(sig)
+
+
+@pytest.fixture
+async def spawn_cli(cli_env: dict[str, str]) -> AsyncIterator[Callable[..., Awaitable[Cli]]]:
+    procs: list[Cli] = []
+
+    async def spawn(*args: str, stdout: Any = asyncio.subprocess.DEVNULL,
+                    env: dict[str, str] | None = None) -> Cli:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "agent_sidecar", *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=asyncio.subprocess.PIPE,
+            env=env or cli_env,
+            cwd=str(REPO),
+        )
+        cli = Cli(proc)
+        procs.append(cli)
+        return cli
+
+    yield spawn
+    for cli in procs:
+        if cli.proc.returncode is None:
+            cli.signal(signal.SIGKILL)
+            await cli.proc.wait()
+
+
+@pytest.fixture
+def start_relay_proc(
+    spawn_cli: Callable[..., Awaitable[Cli]], cli_env: dict[str, str], secret: bytes
+) -> Callable[[int], Awaitable[Cli]]:
+    async def start(port: int) -> Cli:
+        env = dict(cli_env, AGENT_RELAY_JWT_SECRET=secret.decode())
+        cli = await spawn_cli("relay", "--host", "127.0.0.1", "--port", str(port), env=env)
+        await cli.line(rf"listening on http://127\.0\.0\.1:{port}")
+        return cli
+
+    return start
+
+
+@pytest.fixture
+async def dashboard_at(
+    secret: bytes,
+) -> AsyncIterator[Callable[..., Awaitable[Dashboard]]]:
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def connect(url: str, agent_id: str, token: str | None = None) -> Dashboard:
+        session = aiohttp.ClientSession()
+        sessions.append(session)
+        ws = await session.ws_connect(f"{url}/ws/dashboard")
+        token = token or mint_token(secret, sub="tester", role="operator", ttl=600)
+        await ws.send_str(json.dumps({"type": "dashboard:connect", "protocol": 1, "token": token}))
+        dash = Dashboard(ws, agent_id)
+        first = await ws.receive(timeout=WAIT)
+        connected = decode(first.data, Direction.RELAY_TO_DASHBOARD)
+        for info in getattr(connected, "agents", ()):
+            if info.agent_id == agent_id:
+                dash.infos.append(info)
+                dash.subscribed = True
+                await dash.send("subscribe", agent_id=agent_id, since=0)
+        return dash
+
+    yield connect
+    for session in sessions:
+        await session.close()
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()

@@ -1,0 +1,108 @@
+"""Embedded mode from the real CLI: the Dashboard line, the runtime file, join, takeover."""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+
+from tests.e2e.conftest import Cli, Dashboard
+
+WAIT_LINE = "import sys; print('{0}', flush=True); sys.stdin.readline(); print('{0}-bye')"
+DASHBOARD_LINE = r"^Dashboard: (http://127\.0\.0\.1:(\d+))/#token=([\w.-]+)$"
+
+
+async def get_json(url: str, token: str) -> tuple[int, object]:
+    async with aiohttp.ClientSession() as s, s.get(
+        url, headers={"Authorization": f"Bearer {token}"}
+    ) as resp:
+        return resp.status, await resp.json(content_type=None)
+
+
+async def test_run_without_relay_embeds_one_and_prints_an_operator_dashboard_link(
+    port: int,
+    cli_env: dict[str, str],
+    spawn_cli: Callable[..., Awaitable[Cli]],
+    dashboard_at: Callable[..., Awaitable[Dashboard]],
+) -> None:
+    run = await spawn_cli(
+        "run", "--port", str(port), "--agent-id", "emb", "--",
+        "python3", "-c", WAIT_LINE.format("embedded"),
+    )
+    m = await run.line(DASHBOARD_LINE)
+    url, token = m.group(1), m.group(3)
+    assert int(m.group(2)) == port
+
+    status, body = await get_json(f"{url}/api/agents", token)
+    assert status == 200
+    assert isinstance(body, dict)
+
+    path = Path(cli_env["XDG_RUNTIME_DIR"]) / "agent-sidecar" / f"relay-{port}.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    info = json.loads(path.read_text())
+    assert info["url"] == url
+
+    # `token` with no secret signs with the embedded relay's, read from the runtime file.
+    tok = await spawn_cli("token", "--role", "viewer", "--sub", "cli", "--port", str(port),
+                          stdout=-1)
+    viewer = (await tok.stdout_until(b"\n")).decode().strip()
+    assert await tok.wait() == 0
+    status, _ = await get_json(f"{url}/api/agents/emb", viewer)
+    assert status == 200
+
+    dash = await dashboard_at(url, "emb", token=token)  # the printed token is an operator's
+    await dash.until_output(b"embedded")
+    ack = await dash.request("command:request", "bye", input="")
+    assert ack.ok
+    assert await run.wait() == 0
+    assert not path.exists()  # removed when the hosting process exits
+
+
+async def test_a_second_run_joins_and_takes_the_relay_over_when_the_host_exits(
+    port: int,
+    spawn_cli: Callable[..., Awaitable[Cli]],
+    dashboard_at: Callable[..., Awaitable[Dashboard]],
+) -> None:
+    host = await spawn_cli(
+        "run", "--port", str(port), "--agent-id", "host", "--reconnect-initial", "0.05",
+        "--reconnect-max", "0.2", "--", "python3", "-c", WAIT_LINE.format("host"),
+    )
+    url, token = (m := await host.line(DASHBOARD_LINE)).group(1), m.group(3)
+    joined = await spawn_cli(
+        "--log-level", "info", "run", "--port", str(port), "--agent-id", "joined",
+        "--reconnect-initial", "0.05", "--reconnect-max", "0.2", "--",
+        "python3", "-c", WAIT_LINE.format("joined"),
+    )
+    await joined.line(r"joined the local relay on port")
+    assert (await joined.line(DASHBOARD_LINE)).group(1) == url
+
+    dash = await dashboard_at(url, "host", token=token)
+    await dash.until_output(b"host")
+    await dash.request("command:request", "end-host", input="")
+    assert await host.wait() == 0  # its relay goes with it
+
+    await joined.line(r"this sidecar hosts it now")
+    # The old dashboard link still works: same port, same secret.
+    dash = await dashboard_at(url, "joined", token=token)
+    await dash.until_output(b"joined")
+    await dash.request("command:request", "end-joined", input="")
+    await dash.until_output(b"joined-bye")
+    assert await joined.wait() == 0
+
+
+async def test_a_port_held_by_another_program_exits_69(
+    port: int, spawn_cli: Callable[..., Awaitable[Cli]]
+) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        run = await spawn_cli("run", "--port", str(port), "--", "true")
+        assert await run.wait(timeout=15) == 69
+    assert "is in use by a program that is not an agent-sidecar relay" in (
+        await run.rest_of_stderr()
+    )
