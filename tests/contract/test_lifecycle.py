@@ -61,7 +61,8 @@ async def test_closing_a_running_relay_sends_1001_to_every_socket(
     relay_config: RelayConfig, make_token: Any
 ) -> None:
     relay = await start_relay(relay_config)
-    assert relay.url == f"http://127.0.0.1:{relay.port}" and relay.port > 0
+    assert relay.url == f"http://127.0.0.1:{relay.port}"
+    assert relay.port > 0
     async with aiohttp.ClientSession() as session:
         ws = WsPeer(await session.ws_connect(f"{relay.url}/ws/dashboard"))
         await ws.send("dashboard:connect", protocol=1, token=make_token("viewer"))
