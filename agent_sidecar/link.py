@@ -133,6 +133,7 @@ class Link:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._delivered = asyncio.Event()
+        self._done = asyncio.Event()
         self._replies: deque[str] = deque()
         self._status_version = 0
         self._numbered = False
@@ -165,13 +166,15 @@ class Link:
         """Wait until the relay confirmed every byte and the final status."""
         if self.refusal is not None:
             return False
-        stop = asyncio.ensure_future(self._stop.wait())
-        done = asyncio.ensure_future(self._delivered.wait())
+        waits = {
+            asyncio.ensure_future(event.wait())
+            for event in (self._stop, self._done, self._delivered)
+        }
         try:
-            await asyncio.wait({stop, done}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stop.cancel()
-            done.cancel()
+            for w in waits:
+                w.cancel()
         return self._delivered.is_set()
 
     def stop(self) -> None:
@@ -181,6 +184,12 @@ class Link:
 
     async def run(self) -> Refusal | None:
         """Connect, reconnect, until stopped (None) or refused for good."""
+        try:
+            return await self._run()
+        finally:
+            self._done.set()
+
+    async def _run(self) -> Refusal | None:
         attempt = 0
         index = 0
         urls = self.config.urls
@@ -202,8 +211,7 @@ class Link:
                 self._answer(FirstAnswer.UNREACHABLE)
                 if welcomed and time.monotonic() - started >= self.config.stable_after:
                     attempt = 0
-                if not welcomed or attempt > 0:
-                    index += 1
+                index += 1  # a relay that failed: the next one in order
                 delay = backoff_delay(self.config.backoff, attempt, random.random())  # noqa: S311 - jitter, not crypto
                 attempt += 1
                 with contextlib.suppress(TimeoutError):

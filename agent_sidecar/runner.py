@@ -82,6 +82,7 @@ class Runner:
         self.link: Link | None = None
         self._pending_signal: int | None = None
         self._aborted = asyncio.Event()
+        self._drain_aborted = False
         self.dashboard_url: str | None = None
         #: Lifecycle events (for callers and tests to wait on).
         self.spawned = asyncio.Event()
@@ -157,6 +158,8 @@ class Runner:
 
     async def run(self) -> int:
         """Run the command to its end; return the exit code for the sidecar."""
+        if self.terminal is not None:
+            self.cols, self.rows = self.terminal.size()
         local = None
         if self.config.relays:
             urls = [agent_ws_url(u) for u in self.config.relays]
@@ -213,6 +216,11 @@ class Runner:
             self._aborted.set()
             return
         if self.exit is not None:
+            # The command is gone and we are waiting for the relay: the user wants out.
+            if self.link is not None and not self._drain_aborted:
+                self._drain_aborted = True
+                self.notify(f"agent-sidecar: {name}: not waiting for the relay any longer")
+                self.link.stop()
             return
         log.info("forwarding %s to the command", name)
         try:
@@ -250,7 +258,7 @@ class Runner:
                 return 128 + self._pending_signal
             code = await self._run_child(link)
             delivered = await link.drain(self.config.drain_timeout)
-            if not delivered and link.refusal is None:
+            if not delivered and link.refusal is None and not self._drain_aborted:
                 self.notify(
                     "agent-sidecar: the relay did not confirm the end of the output within "
                     f"{self.config.drain_timeout:g} s; exiting anyway"

@@ -177,3 +177,17 @@ async def test_sigterm_to_run_is_forwarded_and_the_exit_code_is_the_commands(
     run.signal(signal.SIGTERM)
     await run.stdout_until(b"got-term")
     assert await run.wait() == 42
+
+
+async def test_ctrl_c_during_the_drain_stops_waiting_for_an_absent_relay(
+    port: int, spawn_cli: Callable[..., Awaitable[Cli]]
+) -> None:
+    run = await spawn_cli(
+        "--log-level", "info", "run", "--relay", f"ws://127.0.0.1:{port}", "--token", "t",
+        "--startup-wait", "0.05", "--drain-timeout", "60", *FAST,
+        "--", "python3", "-c", "import sys; sys.exit(4)",
+    )
+    await run.line(r"output ended")
+    run.signal(signal.SIGINT)
+    assert await run.wait(timeout=5) == 4
+    assert "SIGINT: not waiting for the relay any longer" in await run.rest_of_stderr()

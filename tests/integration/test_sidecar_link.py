@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 from collections.abc import Awaitable, Callable
@@ -190,3 +191,18 @@ async def test_sigterm_to_the_sidecar_is_forwarded_and_the_output_still_drains(
     assert await sidecar.result() == 9
     _, data = await rest_output(live_relay.url, secret, "itest-agent")
     assert data.endswith(b"terminated-cleanly\r\n")
+
+
+async def test_relays_are_tried_in_order_until_one_answers(
+    live_relay: RunningRelay,
+    secret: bytes,
+    make_run_config: Callable[..., RunConfig],
+    start_sidecar: Callable[[RunConfig], Sidecar],
+) -> None:
+    dead = f"ws://127.0.0.1:{free_port()}"
+    config = make_run_config(dead, py("print('via-second')"))
+    config = dataclasses.replace(config, relays=(dead, live_relay.url))
+    sidecar = start_sidecar(config)
+    assert await sidecar.result() == 0
+    _, data = await rest_output(live_relay.url, secret, "itest-agent")
+    assert data == b"via-second\r\n"
