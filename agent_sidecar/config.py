@@ -99,6 +99,8 @@ class RunConfig:
         if not self.command:
             raise UsageError("no command given: use agent-sidecar run [OPTIONS] -- COMMAND...")
         validate_agent_id(self.agent_id)
+        for url in self.relays:
+            agent_ws_url(url)
         for key in self.labels:
             if not key:
                 raise UsageError("a label needs a non-empty key (--label key=value)")

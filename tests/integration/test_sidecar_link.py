@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import signal
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from agent_sidecar.config import RunConfig
 from agent_sidecar.errors import RelayRefused
@@ -206,3 +209,40 @@ async def test_relays_are_tried_in_order_until_one_answers(
     assert await sidecar.result() == 0
     _, data = await rest_output(live_relay.url, secret, "itest-agent")
     assert data == b"via-second\r\n"
+
+
+async def test_a_relay_that_goes_silent_is_treated_as_dead_and_reconnected(
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+    make_run_config: Callable[..., RunConfig],
+    start_sidecar: Callable[[RunConfig], Sidecar],
+) -> None:
+    connections: asyncio.Queue[str] = asyncio.Queue()
+    release = asyncio.Event()
+
+    async def silent_relay(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        hello = json.loads((await ws.receive()).data)
+        await ws.send_str(json.dumps(
+            {"type": "agent:welcome", "agent_id": hello["agent_id"], "resume_from": 0}
+        ))
+        await connections.put(hello["agent_id"])
+        await release.wait()  # never answers a heartbeat
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws/agent", silent_relay)
+    server = await aiohttp_server(app)
+    config = make_run_config(
+        f"ws://127.0.0.1:{server.port}", py("import sys; sys.stdin.readline()"),
+        heartbeat_interval=0.05, dead_after=0.3, drain_timeout=0.1,
+    )
+    sidecar = start_sidecar(config)
+    async with asyncio.timeout(10):
+        assert await connections.get() == "itest-agent"
+        assert await connections.get() == "itest-agent"  # it gave up on the first one
+    release.set()
+    child = sidecar.runner.child
+    assert child is not None
+    await child.write(b"\r")
+    assert await sidecar.result() == 0
