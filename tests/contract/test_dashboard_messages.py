@@ -107,13 +107,13 @@ async def test_a_viewer_may_not_send_control_messages(
 ) -> None:
     await connect_agent(relay, "a1")
     dash = await connect_dashboard(relay, role="viewer")
-    fields = {
+    table: dict[str, dict[str, Any]] = {
         "terminal:input": {"data": "x"},
         "terminal:resize": {"cols": 10, "rows": 10},
         "command:interrupt": {"request_id": "r"},
         "command:request": {"request_id": "r", "input": "ls"},
-    }[kind]
-    await dash.send(kind, agent_id="a1", **fields)
+    }
+    await dash.send(kind, agent_id="a1", **table[kind])
     assert (await dash.error())["code"] == "forbidden"
 
 

@@ -53,7 +53,7 @@ def test_hs256_token_verifies_into_claims() -> None:
 
 
 def test_alg_none_is_refused() -> None:
-    token = jwt.encode(_payload(), None, algorithm="none")
+    token = jwt.encode(_payload(), None, algorithm="none")  # type: ignore[arg-type]
     with pytest.raises(AuthError):
         verify(token, HS)
 
