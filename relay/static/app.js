@@ -187,7 +187,7 @@ class App {
     const agents = Array.isArray(msg.agents) ? msg.agents : [];
     this.fleet.setAll(agents);
     for (const info of agents) this.panes.get(info.agent_id)?.updateAgent(info);
-    this.subs.resumeAll();
+    this.subs.resumeAll(this.conn?.lastCloseCode === 4503 ? "catch-up" : "resume");
     this.peeks.enable();
     for (const info of agents) this.peeks.request(info.agent_id);
   }

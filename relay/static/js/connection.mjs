@@ -58,6 +58,8 @@ export class Connection {
     this.ws = null;
     this.attempt = 0;
     this.connectedAt = 0;
+    /** Close code of the previous connection (4503: we fell behind). */
+    this.lastCloseCode = 0;
     this.lastMessageAt = 0;
     this.retryTimer = 0;
     this.heartbeatTimer = 0;
@@ -150,6 +152,7 @@ export class Connection {
 
   _closed(code, reason) {
     this.ws = null;
+    this.lastCloseCode = code;
     const refused = REFUSED_CLOSES.get(code);
     if (refused) {
       this._setState({ kind: "refused", code, reason: refused });
@@ -199,7 +202,7 @@ function closeReason(code, reason) {
  *
  * @typedef {{onSubscribed(msg: any): void, onOutput(offset: number, data: Uint8Array): void,
  *   onGap(msg: any): void, onSubscribeFailed(code: string): void, onDetached(): void,
- *   onReconnect(): void}} Owner
+ *   onReconnect(mode: "resume"|"catch-up"): void}} Owner
  */
 export class Subscriptions {
   /** @param {(msg: any) => boolean} send */
@@ -247,9 +250,10 @@ export class Subscriptions {
 
   /** The connection was replaced: no replies are outstanding any more, and every
    * owner subscribes again (terminals resume, peeks give up). */
-  resumeAll() {
+  /** @param {"resume"|"catch-up"} mode */
+  resumeAll(mode) {
     for (const entry of this.byAgent.values()) entry.pending = 0;
-    for (const entry of [...this.byAgent.values()]) entry.owner?.onReconnect();
+    for (const entry of [...this.byAgent.values()]) entry.owner?.onReconnect(mode);
   }
 
   onReply(msg) {

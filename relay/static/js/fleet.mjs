@@ -77,8 +77,7 @@ export class FleetView {
         attrs: { type: "button", "data-state": state, "aria-pressed": "false" },
         title: `Show only ${state} agents (click again to show all)`,
         on: { click: () => this.setStateFilter(this.stateFilter === state ? null : state) },
-      }, el("span", { className: `state-dot state-${state}`, attrs: { "aria-hidden": "true" } }),
-      el("span", { text: state }), countLabel);
+      }, el("span", { text: state }), countLabel);
       this.filterButtons.set(state, { button, countLabel });
       this.stateFilters.append(button);
     }
@@ -139,7 +138,7 @@ export class FleetView {
     const entry = this.entries.get(agentId);
     if (!entry || entry.preview === text) return;
     entry.preview = text;
-    setText(entry.parts.preview, text || " ");
+    setText(entry.parts.preview, text);
     entry.parts.preview.title = text;
   }
 
@@ -172,7 +171,7 @@ export class FleetView {
       host: el("span", { className: "agent-host" }),
       command: el("span", { className: "agent-command" }),
       labels: el("span", { className: "agent-labels" }),
-      preview: el("div", { className: "agent-preview", text: " " }),
+      preview: el("div", { className: "agent-preview" }),
     };
     const row = el("li", {
       className: "agent-row",

@@ -69,7 +69,7 @@ export class TerminalPane {
     this.parsedOffset = 0;
     this.replayEnd = 0;
     this.firstSubscribe = true;
-    /** @type {"open"|"resume"|"skip"} */
+    /** @type {"open"|"resume"|"catch-up"|"skip"} */
     this.subscribeReason = "open";
     this.waitingForAgent = false;
     /** @type {{data: Uint8Array|string, size: number, end: number|null}[]} */
@@ -237,7 +237,7 @@ export class TerminalPane {
     this._subscribe(this.nextOffset, "resume");
   }
 
-  /** @param {number} since @param {"open"|"resume"|"skip"} reason */
+  /** @param {number} since @param {"open"|"resume"|"catch-up"|"skip"} reason */
   _subscribe(since, reason) {
     this.requestedSince = since;
     this.subscribeReason = reason;
@@ -247,6 +247,16 @@ export class TerminalPane {
   onSubscribed(msg) {
     this.waitingForAgent = false;
     this.showNotice(null);
+    if (this.subscribeReason === "catch-up" && msg.offset - msg.from > SKIP_AFTER) {
+      // Closed as a slow consumer and far behind: replaying it all would only fall
+      // behind again. Jump to near the end instead, visibly.
+      const skipTo = msg.offset - RESUME_TAIL;
+      this.skippedTotal += skipTo - this.requestedSince;
+      this._marker(`skipped ${formatBytes(skipTo - this.requestedSince)} of output to catch up`);
+      this.nextOffset = skipTo;
+      this._subscribe(skipTo, "skip");
+      return;
+    }
     if (msg.from > this.requestedSince) {
       const lost = msg.from - this.requestedSince;
       this._marker(this.requestedSince === 0 && this.firstSubscribe
@@ -273,9 +283,11 @@ export class TerminalPane {
 
   onDetached() {}
 
-  /** The connection was replaced: subscribe again where we left off. */
-  onReconnect() {
-    this.resume();
+  /** The connection was replaced: subscribe again where we left off. After a
+   * slow-consumer close ("catch-up") a large backlog is skipped rather than replayed.
+   * @param {"resume"|"catch-up"} mode */
+  onReconnect(mode) {
+    this._subscribe(this.nextOffset, mode);
   }
 
   onGap(msg) {

@@ -1,0 +1,121 @@
+"""Fixtures for the dashboard's browser tests (headless Debian Chromium, Playwright)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from relay.dashboard import missing_vendor_files
+
+from .harness import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    FakeAgent,
+    LoopThread,
+    Relay,
+    Sidecar,
+    fake_agents,
+)
+
+playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+
+def _skip_reason() -> str | None:
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    missing = missing_vendor_files()
+    if missing:
+        return f"dashboard vendor files missing ({', '.join(missing)}): run scripts/fetch-assets"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with playwright_sync.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def loop() -> Iterator[LoopThread]:
+    thread = LoopThread()
+    yield thread
+    thread.close()
+
+
+@pytest.fixture
+def relay(loop: LoopThread) -> Iterator[Relay]:
+    r = Relay(loop)
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def make_agent(loop: LoopThread, relay: Relay) -> Iterator[Callable[..., FakeAgent]]:
+    with fake_agents(loop, relay) as make:
+        yield make
+
+
+@pytest.fixture
+def new_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """``page = new_page()``: a fresh browser context (own sessionStorage) and page;
+    console errors and page errors are collected on ``page.errors``."""
+    contexts: list[Any] = []
+
+    def make(width: int = 1440, height: int = 900) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+        return page
+
+    yield make
+    for context in contexts:
+        try:
+            if context.pages:
+                ARTIFACTS.mkdir(exist_ok=True)
+                context.pages[-1].screenshot(path=str(ARTIFACTS / f"last-{request.node.name}.png"))
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def sidecar(relay: Relay) -> Iterator[Callable[..., Sidecar]]:
+    """``sidecar("a1", ["python3", "-c", ...], "--name", "x")``: the real CLI."""
+    started: list[Sidecar] = []
+
+    def start(agent_id: str, command: list[str], *extra: str) -> Sidecar:
+        proc = Sidecar(relay, agent_id, command, *extra)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+def custom_relay(loop: LoopThread) -> Iterator[Callable[..., tuple[Relay, Callable[..., FakeAgent]]]]:
+    """``relay, make_agent = custom_relay(scrollback_bytes=...)``: a relay with other
+    limits and a fake-agent factory bound to it; all stopped at teardown."""
+    with contextlib.ExitStack() as stack:
+
+        def make(**overrides: Any) -> tuple[Relay, Callable[..., FakeAgent]]:
+            r = Relay(loop, **overrides)
+            stack.callback(r.stop)
+            return r, stack.enter_context(fake_agents(loop, r))
+
+        yield make

@@ -1,0 +1,225 @@
+"""Terminals: replay + live output, typing, command box, Interrupt, viewers, resize,
+gaps, floods and a relay restart. Typing, commands, Interrupt and the restart drive the
+real `agent-sidecar run` with a real PTY child; the rest use a protocol-speaking fake."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from .harness import (
+    ECHO_CHILD,
+    buffer_text,
+    pane_selector,
+    token,
+    wait_for_buffer,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def open_terminal(page, agent_id):
+    page.locator(f'.agent-row[data-agent-id="{agent_id}"]').click()
+    pane = page.locator(pane_selector(agent_id))
+    expect(pane).to_be_visible()
+    return pane
+
+
+def test_scrollback_replays_then_goes_live_with_utf8_split_across_chunks(relay, make_agent, new_page):
+    agent = make_agent("a1")
+    agent.output("before open: línea 1\r\n")
+    text = "split: café 日本語 🚀\r\n".encode()
+    cut = text.index("日".encode()) + 1  # inside a multi-byte character
+    agent.output(text[:cut])
+    page = new_page()
+    page.goto(relay.dashboard_url("viewer"))
+    open_terminal(page, "a1")
+    wait_for_buffer(page, "a1", "before open: línea 1")
+    agent.output(text[cut:])
+    agent.output("live: ok\r\n")
+    wait_for_buffer(page, "a1", "live: ok")
+    lines = buffer_text(page, "a1").splitlines()
+    assert lines[:3] == ["before open: línea 1", "split: café 日本語 🚀", "live: ok"]
+
+
+def test_typing_in_the_terminal_reaches_the_agent(relay, sidecar, new_page):
+    sidecar("typer", ECHO_CHILD)
+    page = new_page()
+    page.goto(relay.dashboard_url("operator"))
+    pane = open_terminal(page, "typer")
+    wait_for_buffer(page, "typer", "child ready")
+    pane.locator(".xterm").click()
+    page.keyboard.type("hello")
+    page.keyboard.press("Enter")
+    wait_for_buffer(page, "typer", "got olleh")
+    expect(pane.locator(".pane-badge")).to_have_text("typing")
+
+
+def test_command_box_and_interrupt(relay, sidecar, new_page):
+    sidecar("cmd", ECHO_CHILD)
+    page = new_page()
+    page.goto(relay.dashboard_url("operator"))
+    pane = open_terminal(page, "cmd")
+    wait_for_buffer(page, "cmd", "child ready")
+    pane.get_by_label("Command for the agent").fill("deploy now")
+    pane.get_by_label("Command for the agent").press("Enter")
+    expect(pane.locator(".ack")).to_have_text("command: delivered ✓")
+    wait_for_buffer(page, "cmd", "got won yolped")
+
+    pane.get_by_role("button", name="Interrupt", exact=True).click()
+    expect(pane.locator(".ack")).to_have_text("interrupt: delivered ✓")
+    wait_for_buffer(page, "cmd", "caught SIGINT")
+
+
+def test_viewer_cannot_type_and_the_relay_refuses_it_too(relay, make_agent, new_page):
+    agent = make_agent("ro")
+    agent.output("$ ")
+    viewer = new_page()
+    viewer.goto(relay.dashboard_url("viewer", sub="sam"))
+    pane = open_terminal(viewer, "ro")
+    expect(pane.locator(".pane-badge")).to_have_text("read-only")
+    expect(pane.get_by_role("button", name="Interrupt")).to_have_count(0)
+    expect(pane.get_by_label("Command for the agent")).to_have_count(0)
+    pane.locator(".xterm").click()
+    viewer.keyboard.type("rm -rf /\n")
+
+    # The relay refuses a viewer's input even from a hand-made client on the same page.
+    reply = viewer.evaluate(
+        """(token) => new Promise((resolve) => {
+            const ws = new WebSocket(`ws://${location.host}/ws/dashboard`);
+            ws.onopen = () => ws.send(JSON.stringify({type: "dashboard:connect", protocol: 1, token}));
+            ws.onmessage = (e) => {
+              const msg = JSON.parse(e.data);
+              if (msg.type === "dashboard:connected") {
+                ws.send(JSON.stringify({type: "terminal:input", agent_id: "ro", data: "evil\\r"}));
+              } else if (msg.type === "error") { ws.close(); resolve(msg.code); }
+            };
+        })""",
+        token("viewer", sub="sam"),
+    )
+    assert reply == "forbidden"
+
+    # Sync point: an operator's keystroke arrives; nothing from the viewer came before.
+    operator = new_page()
+    operator.goto(relay.dashboard_url("operator"))
+    open_terminal(operator, "ro").locator(".xterm").click()
+    operator.keyboard.type("Z")
+    agent.wait_for(lambda msgs: any(m.get("type") == "terminal:input" for m in msgs))
+    assert agent.typed() == "Z"
+    assert agent.of_type("command:request") == []
+    assert agent.of_type("command:interrupt") == []
+
+
+def test_terminal_query_replies_are_not_sent_by_passive_panes(relay, make_agent, new_page):
+    agent = make_agent("q1")
+    viewer = new_page()
+    viewer.goto(relay.dashboard_url("viewer"))
+    open_terminal(viewer, "q1")
+    operator = new_page()
+    operator.goto(relay.dashboard_url("operator"))
+    open_terminal(operator, "q1")
+    # Device attributes + cursor position queries: xterm.js answers them via onData.
+    agent.output("query:\x1b[c\x1b[6n\x1b[>c done\r\n")
+    wait_for_buffer(viewer, "q1", "query: done")
+    wait_for_buffer(operator, "q1", "query: done")
+    # Sync point, then check: only the typed key arrived, no DA/CPR replies.
+    operator.locator(pane_selector("q1")).locator(".xterm").click()
+    operator.keyboard.type("k")
+    agent.wait_for(lambda msgs: any(m.get("type") == "terminal:input" for m in msgs))
+    assert agent.typed() == "k"
+
+
+def test_resize_is_sent_only_by_the_typing_operator(relay, make_agent, new_page):
+    agent = make_agent("rs", cols=80, rows=24)
+    agent.output("$ ")
+    page = new_page(1400, 900)
+    page.goto(relay.dashboard_url("operator"))
+    pane = open_terminal(page, "rs")
+    wait_for_buffer(page, "rs", "$")
+    viewer = new_page(1000, 700)
+    viewer.goto(relay.dashboard_url("viewer"))
+    open_terminal(viewer, "rs")
+    wait_for_buffer(viewer, "rs", "$")
+    assert agent.of_type("terminal:resize") == []  # opening (even focusing) sends nothing
+
+    pane.locator(".xterm").click()
+    page.keyboard.type("x")
+    agent.wait_for(lambda msgs: any(m.get("type") == "terminal:input" for m in msgs))
+    resizes = agent.of_type("terminal:resize")
+    assert len(resizes) == 1
+    assert resizes[0]["cols"] > 80
+    assert resizes[0]["rows"] > 24
+    # The agent applied it; every dashboard shows the new size.
+    size = f"{resizes[0]['cols']}\u00d7{resizes[0]['rows']}"
+    expect(viewer.locator(pane_selector("rs")).locator(".pane-meta")).to_contain_text(size)
+    assert agent.typed() == "x"
+
+
+def test_lost_scrollback_shows_a_marker(custom_relay, new_page):
+    small, make_agent = custom_relay(scrollback_bytes=64 * 1024)
+    agent = make_agent("big")
+    for i in range(40):
+        agent.output(f"{i:04d} " + "x" * 4090 + "\r\n")
+    agent.output("tail line\r\n")
+    page = new_page()
+    page.goto(small.dashboard_url("viewer"))
+    open_terminal(page, "big")
+    wait_for_buffer(page, "big", "tail line")
+    assert "of older output is no longer kept by the relay" in buffer_text(page, "big")
+
+
+def test_flood_never_freezes_the_tab(custom_relay, new_page):
+    # xterm.js parses on the page's main thread, so a flood backs up in the relay, which
+    # closes the dashboard with 4503 (slow consumer) past its bound; the page resumes
+    # near the end with a visible marker instead of replaying megabytes behind.
+    relay, make_agent = custom_relay(slow_consumer_bytes=4 * 1024 * 1024)
+    agent = make_agent("flood")
+    page = new_page()
+    page.goto(relay.dashboard_url("viewer"))
+    open_terminal(page, "flood")
+    expect(page.locator("#conn-text")).to_have_text("connected")
+    chunk = b"".join(f"{i:07d} {'y' * 71}\r\n".encode() for i in range(6000))  # 480 KB
+    agent.output_many([chunk] * 80 + [b"FLOOD-DONE\r\n"])  # ~38 MB at socket speed
+    # The page answers while it catches up: never blocked for long.
+    while True:
+        started = time.monotonic()
+        done = page.evaluate(
+            "(sel) => document.querySelector(sel).bufferText().includes('FLOOD-DONE')",
+            pane_selector("flood"))
+        assert time.monotonic() - started < 3, "the tab froze"
+        if done:
+            break
+        page.wait_for_timeout(100)  # polling pace only; correctness never depends on it
+    markers = page.locator(pane_selector("flood")).get_attribute("data-markers")
+    assert int(markers or 0) >= 1, "expected a 'skipped N bytes' marker"
+    assert "of output to catch up" in buffer_text(page, "flood")
+    assert not page.errors
+
+
+def test_relay_restart_is_survived_without_duplicated_text(relay, sidecar, new_page):
+    sidecar("phoenix", ECHO_CHILD)
+    page = new_page()
+    page.goto(relay.dashboard_url("operator"))
+    pane = open_terminal(page, "phoenix")
+    wait_for_buffer(page, "phoenix", "child ready")
+    pane.get_by_label("Command for the agent").fill("before")
+    pane.get_by_label("Command for the agent").press("Enter")
+    wait_for_buffer(page, "phoenix", "got erofeb")
+
+    relay.restart()
+    expect(page.locator("#conn-text")).to_have_text("connected", timeout=20_000)
+    expect(page.locator('.agent-row[data-agent-id="phoenix"] .agent-state')).to_have_text(
+        "running", timeout=20_000)
+    command = pane.get_by_label("Command for the agent")
+    expect(command).to_be_enabled()
+    command.fill("after")
+    command.press("Enter")
+    wait_for_buffer(page, "phoenix", "got retfa", timeout=20_000)
+    text = buffer_text(page, "phoenix")
+    assert text.count("child ready") == 1, text
+    assert text.count("got erofeb") == 1, text
+    assert text.count("got retfa") == 1, text
+    assert "lost" not in text, text
+    assert "skipped" not in text, text
