@@ -59,6 +59,9 @@ FINAL_CLOSE_CODES = frozenset(
     {CloseCode.UNAUTHENTICATED, CloseCode.FORBIDDEN, CloseCode.REPLACED}
 )
 
+#: Smallest output frame payload the link shrinks to after a 1009 (message too big).
+MIN_CHUNK_BYTES = 4096
+
 ControlMessage = CommandRequest | TerminalInput | TerminalResize | CommandInterrupt
 
 
@@ -139,6 +142,7 @@ class Link:
         self._numbered = False
         self._complete = False
         self._last_ts = 0.0
+        self._max_chunk = config.max_chunk_bytes
         self.refusal: Refusal | None = None
         self.first_answer: asyncio.Future[FirstAnswer] = (
             asyncio.get_running_loop().create_future()
@@ -306,6 +310,10 @@ class Link:
             code = int(msg.data)
             reason = str(msg.extra or "")
         log.info("relay closed the connection: code %s", code)
+        if code == CloseCode.MESSAGE_TOO_BIG and self._max_chunk > MIN_CHUNK_BYTES:
+            # The relay's --max-message-bytes is smaller than our frames: use smaller ones.
+            self._max_chunk = max(MIN_CHUNK_BYTES, self._max_chunk // 4)
+            log.warning("relay said message too big: output frames now %d bytes", self._max_chunk)
         if code in FINAL_CLOSE_CODES:
             self.refusal = Refusal(code=int(code), reason=reason[:200])
 
@@ -394,8 +402,8 @@ class Link:
     async def _sender(self, conn: _Conn) -> None:
         ws = conn.ws
         ret = self.retention
-        max_chunk = self.config.max_chunk_bytes
         while True:
+            max_chunk = self._max_chunk
             self._wake.clear()
             if self._replies:
                 await ws.send_str(self._replies.popleft())

@@ -256,6 +256,12 @@ class Runner:
                 raise RelayRefused(link.refusal.describe(self.config.agent_id))
             if self._pending_signal is not None:
                 return 128 + self._pending_signal
+            if answer is not FirstAnswer.WELCOMED:
+                # Said once, before the command owns the screen.
+                self.notify(
+                    f"agent-sidecar: relay {urls[0]} not reachable yet; the command starts "
+                    "anyway and its output is sent once the relay answers"
+                )
             code = await self._run_child(link)
             delivered = await link.drain(self.config.drain_timeout)
             if not delivered and link.refusal is None and not self._drain_aborted:

@@ -246,3 +246,24 @@ async def test_a_relay_that_goes_silent_is_treated_as_dead_and_reconnected(
     assert child is not None
     await child.write(b"\r")
     assert await sidecar.result() == 0
+
+
+async def test_frames_shrink_when_the_relay_says_message_too_big(
+    make_config: Callable[..., RelayConfig],
+    secret: bytes,
+    make_run_config: Callable[..., RunConfig],
+    start_sidecar: Callable[[RunConfig], Sidecar],
+) -> None:
+    port = free_port()
+    code = "import sys; sys.stdout.write('m' * 300_000); sys.stdout.flush()"
+    sidecar = start_sidecar(
+        make_run_config(f"ws://127.0.0.1:{port}", py(code), startup_wait=0.05)
+    )
+    await sidecar.wait(sidecar.runner.exited)  # 300 kB waiting: the first frame is big
+    relay = await start_relay(make_config(port=port, max_message_bytes=16 * 1024))
+    try:
+        assert await sidecar.result() == 0
+        start, data = await rest_output(relay.url, secret, "itest-agent")
+        assert (start, data) == (0, b"m" * 300_000)
+    finally:
+        await relay.close()
