@@ -191,3 +191,35 @@ async def test_ctrl_c_during_the_drain_stops_waiting_for_an_absent_relay(
     run.signal(signal.SIGINT)
     assert await run.wait(timeout=5) == 4
     assert "SIGINT: not waiting for the relay any longer" in await run.rest_of_stderr()
+
+
+async def test_relay_with_a_public_key_accepts_tokens_from_the_matching_private_key(
+    tmp_path: Path,
+    cli_env: dict[str, str],
+    spawn_cli: Callable[..., Awaitable[Cli]],
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = tmp_path / "relay.key"
+    public = tmp_path / "relay.pub"
+    private.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ))
+    public.write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo,
+    ))
+    relay = await spawn_cli("relay", "--port", "0", "--jwt-public-key", str(public))
+    url = (await relay.line(r"listening on (http://\S+)")).group(1)
+    tok = await spawn_cli("token", "--role", "viewer", "--sub", "k", "--jwt-private-key",
+                          str(private), stdout=asyncio.subprocess.PIPE)
+    token = (await tok.stdout_until(b"\n")).decode().strip()
+    assert await tok.wait() == 0
+    async with aiohttp.ClientSession() as s, s.get(
+        f"{url}/api/agents", headers={"Authorization": f"Bearer {token}"}
+    ) as resp:
+        assert resp.status == 200
+    relay.signal(signal.SIGTERM)
+    assert await relay.wait() == 0
