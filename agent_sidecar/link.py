@@ -59,6 +59,8 @@ FINAL_CLOSE_CODES = frozenset(
     {CloseCode.UNAUTHENTICATED, CloseCode.FORBIDDEN, CloseCode.REPLACED}
 )
 
+#: Below this many pending bytes the sender yields once to the loop before sending.
+COALESCE_BYTES = 16 * 1024
 #: Smallest output frame payload the link shrinks to after a 1009 (message too big).
 MIN_CHUNK_BYTES = 4096
 
@@ -402,6 +404,7 @@ class Link:
     async def _sender(self, conn: _Conn) -> None:
         ws = conn.ws
         ret = self.retention
+        coalesced = False
         while True:
             max_chunk = self._max_chunk
             self._wake.clear()
@@ -416,6 +419,13 @@ class Link:
                     await ws.send_str(encode(status))
                     continue
             if conn.sent < ret.end:
+                if ret.end - conn.sent < COALESCE_BYTES and not coalesced:
+                    # A PTY read is 4 kB at most: let one more loop turn add what is
+                    # already waiting, so that a busy command gives fewer, larger frames.
+                    coalesced = True
+                    await asyncio.sleep(0)
+                    continue
+                coalesced = False
                 first, data = ret.read(conn.sent, max_chunk)
                 if first > conn.sent:
                     log.warning("%d bytes dropped before they could be sent", first - conn.sent)
