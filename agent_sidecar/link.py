@@ -209,6 +209,9 @@ class Link:
                     welcomed = await self._connect_once(session, url)
                 except _Retry as exc:
                     log.info("relay connection to %s ended: %s", url, exc)
+                except Exception:
+                    # A bug must not end the streaming for the rest of the run: log, retry.
+                    log.exception("relay connection to %s failed unexpectedly", url)
                 if self.refusal is not None:
                     self._answer(FirstAnswer.REFUSED)
                     return self.refusal
