@@ -35,8 +35,11 @@ def _skip_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for this package's tests. Package scope, not session: the sync
+    Playwright API keeps an event loop on the main thread while it is open, which
+    would break the asyncio tests of other packages that run after these."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)

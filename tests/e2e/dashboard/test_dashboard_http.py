@@ -1,16 +1,24 @@
-"""The dashboard's HTTP side (relay/dashboard.py): headers, allow-list, missing assets."""
+"""The dashboard's HTTP side (relay/dashboard.py): headers, allow-list, missing assets.
+
+Synchronous tests with the app on a LoopThread: in this package the sync Playwright API
+may hold the main thread's event loop, so no pytest-asyncio tests live here."""
 
 from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
+from multidict import CIMultiDict
 
 from relay.dashboard import STATIC_DIR, VENDOR_FILES, add_routes, import_map_hash
+
+from .harness import LoopThread
 
 
 def static_copy(tmp_path: Path, with_vendor: bool) -> Path:
@@ -23,17 +31,64 @@ def static_copy(tmp_path: Path, with_vendor: bool) -> Path:
     return root
 
 
-async def client_for(aiohttp_client: Any, static_dir: Path) -> Any:
-    app = web.Application()
-    add_routes(app, static_dir)
-    return await aiohttp_client(app)
+@dataclass
+class Resp:
+    status: int
+    headers: CIMultiDict[str]
+    text: str
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "").split(";")[0]
 
 
-async def test_index_has_a_strict_csp_that_allows_only_its_import_map(aiohttp_client, tmp_path):
-    client = await client_for(aiohttp_client, static_copy(tmp_path, with_vendor=True))
-    resp = await client.get("/")
+class Server:
+    """``add_routes`` on a bare app, served on 127.0.0.1:0 from a LoopThread."""
+
+    def __init__(self, loop: LoopThread, static_dir: Path) -> None:
+        self.loop = loop
+        app = web.Application()
+        add_routes(app, static_dir)
+        self.runner = web.AppRunner(app)
+
+        async def start() -> int:
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, "127.0.0.1", 0)
+            await site.start()
+            return int(self.runner.addresses[0][1])
+
+        self.port = loop.run(start())
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Resp:
+        async def fetch() -> Resp:
+            async with aiohttp.ClientSession() as session, session.get(
+                f"http://127.0.0.1:{self.port}{path}", headers=headers or {}
+            ) as r:
+                return Resp(r.status, CIMultiDict(r.headers), await r.text())
+
+        return self.loop.run(fetch())
+
+    def close(self) -> None:
+        self.loop.run(self.runner.cleanup())
+
+
+@pytest.fixture
+def serve(loop: LoopThread) -> Iterator[Callable[[Path], Server]]:
+    servers: list[Server] = []
+
+    def make(static_dir: Path) -> Server:
+        servers.append(Server(loop, static_dir))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+def test_index_has_a_strict_csp_that_allows_only_its_import_map(serve, tmp_path):
+    resp = serve(static_copy(tmp_path, with_vendor=True)).get("/")
     assert resp.status == 200
-    html = await resp.text()
+    html = resp.text
     csp = resp.headers["Content-Security-Policy"]
     directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
     assert directives["script-src"] == f"'self' {import_map_hash(html)}"
@@ -57,16 +112,16 @@ async def test_index_has_a_strict_csp_that_allows_only_its_import_map(aiohttp_cl
         ("/static/vendor/xterm.css", "text/css", "public, max-age=86400"),
     ],
 )
-async def test_allow_listed_files_have_types_and_cache_headers(
-    aiohttp_client, tmp_path, path, content_type, cache
+def test_allow_listed_files_have_types_and_cache_headers(
+    serve, tmp_path, path, content_type, cache
 ):
-    client = await client_for(aiohttp_client, static_copy(tmp_path, with_vendor=True))
-    resp = await client.get(path)
+    client = serve(static_copy(tmp_path, with_vendor=True))
+    resp = client.get(path)
     assert resp.status == 200
     assert resp.content_type == content_type
     assert resp.headers["Cache-Control"] == cache
     etag = resp.headers["ETag"]
-    again = await client.get(path, headers={"If-None-Match": etag})
+    again = client.get(path, headers={"If-None-Match": etag})
     assert again.status == 304
 
 
@@ -85,23 +140,19 @@ async def test_allow_listed_files_have_types_and_cache_headers(
         "/static/nope.js",
     ],
 )
-async def test_anything_not_allow_listed_is_404(aiohttp_client, tmp_path, path):
+def test_anything_not_allow_listed_is_404(serve, tmp_path, path):
     root = static_copy(tmp_path, with_vendor=True)
     (root / "vendor" / "xterm.mjs.map").write_text("{}")
     (root / "dashboard.py").write_text("secret = 1")
-    client = await client_for(aiohttp_client, root)
-    resp = await client.get(path)
-    assert resp.status == 404
+    assert serve(root).get(path).status == 404
 
 
-async def test_missing_vendor_files_give_a_clear_page_and_a_log_line(
-    aiohttp_client, tmp_path, caplog
-):
+def test_missing_vendor_files_give_a_clear_page_and_a_log_line(serve, tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="relay.dashboard")
-    client = await client_for(aiohttp_client, static_copy(tmp_path, with_vendor=False))
+    server = serve(static_copy(tmp_path, with_vendor=False))
     assert "scripts/fetch-assets" in caplog.text
-    resp = await client.get("/")
+    resp = server.get("/")
     assert resp.status == 503
-    text = await resp.text()
+    text = resp.text
     assert "scripts/fetch-assets" in text
     assert "vendor/xterm.mjs" in text
