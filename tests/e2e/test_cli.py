@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import aiohttp
 from relay.auth import mint_token
 from tests.e2e.conftest import Cli, Dashboard
 
+PY = sys.executable
 FAST = ("--reconnect-initial", "0.05", "--reconnect-max", "0.3", "--eof-grace", "0.2")
 
 PHASES = """
@@ -58,7 +60,7 @@ async def test_relay_killed_and_restarted_ends_with_every_byte_exactly_once(
     with log.open("wb") as out:
         run = await spawn_cli(
             "run", "--relay", f"ws://127.0.0.1:{port}", "--token", token,
-            "--agent-id", "e2e-agent", *FAST, "--", "python3", "-c", PHASES, stdout=out,
+            "--agent-id", "e2e-agent", *FAST, "--", PY, "-c", PHASES, stdout=out,
         )
     dash = await dashboard_at(url, "e2e-agent")
     await dash.until_output(b"phase-one-done")
@@ -95,7 +97,7 @@ async def test_relay_absent_at_start_the_command_runs_and_its_output_arrives_lat
     token = mint_token(secret, sub="late", role="agent", ttl=600)
     run = await spawn_cli(
         "--log-level", "info", "run", "--relay", f"ws://127.0.0.1:{port}", "--token", token,
-        "--agent-id", "late", "--startup-wait", "0.1", *FAST, "--", "python3", "-c", code,
+        "--agent-id", "late", "--startup-wait", "0.1", *FAST, "--", PY, "-c", code,
     )
     await run.line(r"child spawned")
     await run.line(r"relay connection .* ended")  # it tried and failed, and carries on
@@ -117,7 +119,7 @@ async def test_refused_token_exits_77_with_one_clear_line(
     await start_relay_proc(port)
     run = await spawn_cli(
         "run", "--relay", f"ws://127.0.0.1:{port}", "--token", "garbage",
-        "--", "python3", "-c", "print(1)",
+        "--", PY, "-c", "print(1)",
     )
     assert await run.wait() == 77
     text = await run.rest_of_stderr()
@@ -171,7 +173,7 @@ async def test_sigterm_to_run_is_forwarded_and_the_exit_code_is_the_commands(
         "while True: time.sleep(1)\n"
     )
     run = await spawn_cli(
-        "run", "--port", "0", "--", "python3", "-c", code, stdout=asyncio.subprocess.PIPE
+        "run", "--port", "0", "--", PY, "-c", code, stdout=asyncio.subprocess.PIPE
     )
     await run.stdout_until(b"armed")
     run.signal(signal.SIGTERM)
@@ -185,7 +187,7 @@ async def test_ctrl_c_during_the_drain_stops_waiting_for_an_absent_relay(
     run = await spawn_cli(
         "--log-level", "info", "run", "--relay", f"ws://127.0.0.1:{port}", "--token", "t",
         "--startup-wait", "0.05", "--drain-timeout", "60", *FAST,
-        "--", "python3", "-c", "import sys; sys.exit(4)",
+        "--", PY, "-c", "import sys; sys.exit(4)",
     )
     await run.line(r"output ended")
     run.signal(signal.SIGINT)

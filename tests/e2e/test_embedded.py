@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import stat
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 
 from tests.e2e.conftest import Cli, Dashboard
+
+PY = sys.executable
 
 WAIT_LINE = "import sys; print('{0}', flush=True); sys.stdin.readline(); print('{0}-bye')"
 DASHBOARD_LINE = r"^Dashboard: (http://127\.0\.0\.1:(\d+))/#token=([\w.-]+)$"
@@ -30,7 +33,7 @@ async def test_run_without_relay_embeds_one_and_prints_an_operator_dashboard_lin
 ) -> None:
     run = await spawn_cli(
         "run", "--port", str(port), "--agent-id", "emb", "--",
-        "python3", "-c", WAIT_LINE.format("embedded"),
+        PY, "-c", WAIT_LINE.format("embedded"),
     )
     m = await run.line(DASHBOARD_LINE)
     url, token = m.group(1), m.group(3)
@@ -68,13 +71,13 @@ async def test_a_second_run_joins_and_takes_the_relay_over_when_the_host_exits(
 ) -> None:
     host = await spawn_cli(
         "run", "--port", str(port), "--agent-id", "host", "--reconnect-initial", "0.05",
-        "--reconnect-max", "0.2", "--", "python3", "-c", WAIT_LINE.format("host"),
+        "--reconnect-max", "0.2", "--", PY, "-c", WAIT_LINE.format("host"),
     )
     url, token = (m := await host.line(DASHBOARD_LINE)).group(1), m.group(3)
     joined = await spawn_cli(
         "--log-level", "info", "run", "--port", str(port), "--agent-id", "joined",
         "--reconnect-initial", "0.05", "--reconnect-max", "0.2", "--",
-        "python3", "-c", WAIT_LINE.format("joined"),
+        PY, "-c", WAIT_LINE.format("joined"),
     )
     await joined.line(r"joined the local relay on port")
     assert (await joined.line(DASHBOARD_LINE)).group(1) == url

@@ -18,6 +18,8 @@ from ptyprocess import PtyProcess
 
 from tests.e2e.conftest import REPO, WAIT
 
+PY = sys.executable
+
 
 class Terminal:
     """The user's side of a PTY with ``agent-sidecar`` running in it."""
@@ -105,7 +107,7 @@ ECHO = "import sys; print('ready', flush=True); line = input(); print('typed:' +
 async def test_keys_are_forwarded_echoed_and_the_terminal_is_restored(
     terminal: Callable[..., Terminal],
 ) -> None:
-    term = terminal("python3", "-c", ECHO)
+    term = terminal(PY, "-c", ECHO)
     await term.expect(b"ready")
     # Raw mode: no local echo and no line editing while the command runs.
     assert not term.lflag() & termios.ECHO
@@ -122,7 +124,7 @@ async def test_ctrl_c_interrupts_the_command_and_the_terminal_is_restored(
     terminal: Callable[..., Terminal],
 ) -> None:
     code = "import time; print('sleeping', flush=True); time.sleep(60)"
-    term = terminal("python3", "-c", code)
+    term = terminal(PY, "-c", code)
     await term.expect(b"sleeping")
     term.type(b"\x03")
     assert await term.exit_code() == 130  # python dies of SIGINT: 128 + 2
@@ -140,7 +142,7 @@ async def test_window_size_is_set_at_start_and_follows_the_terminal(
         "report()\n"
         "sys.stdin.readline()\n"
     )
-    term = terminal("python3", "-c", code, cols=101, rows=33)
+    term = terminal(PY, "-c", code, cols=101, rows=33)
     await term.expect(b"size:101x33")
     term.proc.setwinsize(40, 120)  # the kernel sends SIGWINCH to the sidecar
     await term.expect(b"size:120x40")
@@ -152,7 +154,7 @@ async def test_sigterm_to_the_sidecar_restores_the_terminal(
     terminal: Callable[..., Terminal],
 ) -> None:
     code = "import time; print('waiting', flush=True); time.sleep(60)"
-    term = terminal("python3", "-c", code)
+    term = terminal(PY, "-c", code)
     await term.expect(b"waiting")
     assert not term.lflag() & termios.ECHO
     term.proc.kill(15)
