@@ -322,10 +322,18 @@ class Runner:
         loop = asyncio.get_running_loop()
         with term.raw():
             loop.add_signal_handler(signal.SIGWINCH, self._on_winch)
+            loop.add_signal_handler(signal.SIGCONT, self._on_cont)
             try:
                 yield
             finally:
                 loop.remove_signal_handler(signal.SIGWINCH)
+                loop.remove_signal_handler(signal.SIGCONT)
+
+    def _on_cont(self) -> None:
+        """Resumed after a stop: raw mode again, and the window may have changed."""
+        if self.terminal is not None:
+            self.terminal.reapply()
+            self._on_winch()
 
     def _on_winch(self) -> None:
         if self.terminal is not None and self.exit is None:

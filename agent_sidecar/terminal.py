@@ -71,6 +71,12 @@ class LocalTerminal:
         finally:
             self.restore()
 
+    def reapply(self) -> None:
+        """Raw mode again (after SIGCONT: the shell put its own settings back meanwhile)."""
+        if self._saved is not None:
+            with contextlib.suppress(termios.error, OSError):
+                tty.setraw(self.stdin_fd, termios.TCSADRAIN)
+
     def restore(self) -> None:
         saved, self._saved = self._saved, None
         if saved is None:
