@@ -46,6 +46,14 @@ class RelayConfig:
     #: How long shutdown waits for sockets to close after sending 1001.
     shutdown_timeout: float = 5.0
     redis_url: str | None = field(default=None, repr=False)
+    #: With Redis: a relay's liveness key lives this long without a refresh (refreshed
+    #: every third of it); its agents turn ``disconnected`` elsewhere after that plus
+    #: at most one sweep interval.
+    redis_liveness_ttl: float = 10.0
+    #: With Redis: how often one of the relays looks for agents of dead relays.
+    redis_sweep_interval: float = 2.0
+    #: With Redis: prefix of every key and channel (several fleets may share one Redis).
+    redis_prefix: str = "agent-relay"
 
     def __post_init__(self) -> None:
         if (self.jwt_secret is None) == (self.jwt_public_key is None):
@@ -78,6 +86,8 @@ class RelayConfig:
             "heartbeat_interval",
             "dead_after",
             "shutdown_timeout",
+            "redis_liveness_ttl",
+            "redis_sweep_interval",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
