@@ -1,0 +1,28 @@
+"""``make_hub(config)``: the hub a relay runs with.
+
+Without ``redis_url`` the in-process :class:`relay.local_hub.LocalHub`; with it the
+Redis-backed hub, imported only then, so a relay without ``--redis`` never loads redis.
+"""
+
+from __future__ import annotations
+
+from relay.config import RelayConfig
+from relay.hub import Hub
+from relay.local_hub import LocalHub
+
+
+def make_hub(config: RelayConfig) -> Hub:
+    if config.redis_url is None:
+        return LocalHub(
+            scrollback_bytes=config.scrollback_bytes, forget_after=config.forget_after
+        )
+    from relay.redis_hub import RedisHub
+
+    return RedisHub(
+        url=config.redis_url,
+        scrollback_bytes=config.scrollback_bytes,
+        forget_after=config.forget_after,
+        liveness_ttl=config.redis_liveness_ttl,
+        sweep_interval=config.redis_sweep_interval,
+        prefix=config.redis_prefix,
+    )

@@ -1,0 +1,770 @@
+"""The Redis-backed :class:`relay.hub.Hub`: relays sharing one Redis act as one relay.
+
+Shared state lives in Redis (layout in ``relay.redis_keys``): agent records changed only
+by the atomic scripts of ``relay.redis_state`` (each change published, with a version,
+on the events channel), output in one stream per agent appended idempotently by offset
+(``relay.redis_stream``), liveness keys and a sweeper (``relay.redis_liveness``).
+
+What each relay keeps in memory:
+
+- a copy of the records, kept exact by applying events in version order and reloading
+  after every resubscription (``relay.redis_bus``). ``dashboard:connected`` is built
+  from it in the same step that registers the dashboard for events, after waiting until
+  the copy has caught up with the version Redis had when the dashboard connected, so
+  no event is missed or doubled and the list includes every agent attached before;
+- its own agent connections (``_local``) and dashboards;
+- one :class:`relay.redis_feed.Feed` per watched agent, fed by the relay's ``XREAD``
+  loop and, for local agents, directly after each append;
+- requests in flight: ``_pending`` (asked by a dashboard here, keyed by the relay-side
+  request id) and ``_forwarded`` (asked elsewhere, delivered to an agent here).
+
+Control routing: the dashboard's relay reads the agent's live connection and relay from
+Redis; a remote relay gets the message on its channel (``PUBLISH`` answering 0 means no
+relay listens: ``agent_offline`` at once), delivers it and publishes the sidecar's ack
+back. A request is answered ``ok: false`` when the agent's relay sees the connection go
+first, or when the asking relay sees an event that moves the agent off that connection
+(replaced, disconnected, swept after a hard stop), whichever comes first; the other
+finds nothing pending.
+
+Redis trouble: every call that fails marks the relay degraded (``healthy()`` is False
+until the bus has resubscribed and a PING answers). Output of local agents keeps going
+to local subscribers and is buffered (at most ``scrollback_bytes`` per agent, oldest
+dropped, which the append then records as a gap) and flushed idempotently in order once
+Redis answers. On every resubscription the relay refreshes its liveness key, writes its
+live agents back (Redis may have lost them), flushes, finishes detaches that failed, and
+reloads the records. A sidecar that connects while Redis is unreachable is closed with
+1013 (try again later) and retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from relay.hub import AgentConn, Control, DashboardConn, HubError, OutputSlice, Scope
+from relay.protocol import (
+    AgentHello,
+    AgentInfo,
+    AgentInfoState,
+    AgentRemoved,
+    AgentStatus,
+    AgentStatusEvent,
+    AgentWelcome,
+    CloseCode,
+    CommandAck,
+    CommandInterrupt,
+    CommandRequest,
+    DashboardConnected,
+    ErrorCode,
+    Subscribed,
+    TerminalGap,
+    TerminalOutput,
+    Unsubscribed,
+    encode,
+)
+from relay.redis_bus import REDIS_DOWN, Bus, JsonObj, backoff
+from relay.redis_feed import Feed, Frame, Reader, catch_up
+from relay.redis_keys import DEFAULT_PREFIX, Keys, Record
+from relay.redis_liveness import Liveness
+from relay.redis_state import AgentStore, Event
+from relay.redis_stream import OutputStore, slice_from
+
+log = logging.getLogger(__name__)
+
+#: Close code for a sidecar that connects while Redis is unreachable (RFC 6455 "try
+#: again later"); the sidecar retries it like any close but 4401/4403/4409.
+TRY_AGAIN_LATER = 1013
+DISCONNECTED_BEFORE_ACK = "the agent disconnected before it acknowledged"
+REPLACED_BEFORE_ACK = "the agent's connection was replaced before the ack"
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A request from a dashboard on this relay."""
+
+    dashboard: DashboardConn
+    request_id: str
+    agent_id: str
+    conn_id: str
+    #: Record version the routing decision was based on.
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Forwarded:
+    """A request from another relay, delivered to an agent connected here."""
+
+    origin: str
+    conn: AgentConn
+
+
+@dataclass(slots=True)
+class _Buffer:
+    """Output of a local agent that Redis has not confirmed yet."""
+
+    conn_id: str
+    chunks: deque[tuple[int, bytes]] = field(default_factory=deque)
+    size: int = 0
+
+
+class RedisHub:
+    """Implements :class:`relay.hub.Hub` on a shared Redis."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        scrollback_bytes: int,
+        forget_after: float,
+        liveness_ttl: float = 10.0,
+        sweep_interval: float = 2.0,
+        prefix: str = DEFAULT_PREFIX,
+        clock: Callable[[], float] = time.time,
+        read_block: float = 5.0,
+    ) -> None:
+        self._url = url
+        self._scrollback_bytes = scrollback_bytes
+        self._forget_after = forget_after
+        self._liveness_ttl = liveness_ttl
+        self._sweep_interval = sweep_interval
+        self._keys = Keys(prefix)
+        self._clock = clock
+        self._read_block = read_block
+        self.relay_id = secrets.token_hex(6)
+        self._counter = 0
+        # Shared-state copy
+        self._agents: dict[str, Record] = {}
+        self._applied = 0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        # This relay's connections and routing
+        self._local: dict[str, AgentConn] = {}
+        self._local_version: dict[str, int] = {}
+        self._confirmed_end: dict[str, int] = {}
+        self._buffers: dict[str, _Buffer] = {}
+        self._flush_locks: dict[str, asyncio.Lock] = {}
+        self._to_detach: dict[str, str] = {}
+        self._dashboards: dict[DashboardConn, set[str]] = {}
+        self._feeds: dict[str, Feed] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._forwarded: dict[str, _Forwarded] = {}
+        self._forget_timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._flusher: asyncio.Task[None] | None = None
+        self._degraded_logged = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self._client = aioredis.Redis.from_url(
+            self._url, socket_timeout=5.0, socket_connect_timeout=2.0,
+            retry=Retry(NoBackoff(), 1),
+        )
+        self._store = AgentStore(self._client, self._keys)
+        self._output = OutputStore(self._client, self._keys, self._scrollback_bytes)
+        self._liveness = Liveness(
+            self._client, self._keys, self.relay_id, self._store,
+            ttl=self._liveness_ttl, sweep_interval=self._sweep_interval,
+            forget_after=self._forget_after, clock=self._clock, on_down=self._down,
+        )
+        self._reader = Reader(
+            self._url, self._keys, self._feeds, self._client, on_down=self._down,
+            block=self._read_block,
+        )
+        self._bus = Bus(
+            self._url, self._keys, self.relay_id, on_event=self._on_event,
+            on_message=self._on_message, on_resync=self._resync, on_down=self._down,
+        )
+        self._bus.start()
+        self._reader.start()
+        self._liveness.start()
+        if not await self._bus.wait_ready(5.0):
+            log.warning("relay %s: redis is unreachable at start; running degraded",
+                        self.relay_id)
+        else:
+            log.info("relay %s: joined the redis fleet", self.relay_id)
+
+    async def close(self) -> None:
+        for handle in self._forget_timers.values():
+            handle.cancel()
+        self._forget_timers.clear()
+        tasks = [t for t in (*self._tasks, self._flusher) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, *REDIS_DOWN):
+                await task
+        await self._bus.close()
+        await self._reader.close()
+        await self._liveness.close()
+        with contextlib.suppress(*REDIS_DOWN):
+            await self._client.aclose()
+
+    async def healthy(self) -> bool:
+        if not self._bus.connected:
+            return False
+        try:
+            async with asyncio.timeout(1.0):
+                await self._client.ping()
+        except REDIS_DOWN:
+            self._down()
+            return False
+        return True
+
+    # ------------------------------------------------------------------ sidecar side
+
+    async def attach_agent(self, conn: AgentConn, hello: AgentHello) -> int:
+        agent_id = hello.agent_id
+        try:
+            attached = await self._store.attach(hello, conn.conn_id, self.relay_id, self._clock())
+        except REDIS_DOWN:
+            self._down()
+            log.info("agent %s refused: redis is unreachable", agent_id)
+            conn.peer.close(TRY_AGAIN_LATER, "shared state unavailable; try again later")
+            return 0
+        old = self._local.get(agent_id)
+        if old is not None and old is not conn:
+            self._fail_conn(old, REPLACED_BEFORE_ACK)
+            old.peer.close(CloseCode.REPLACED, "replaced by a newer connection")
+        self._local[agent_id] = conn
+        self._local_version[agent_id] = attached.version
+        self._confirmed_end[agent_id] = attached.end
+        self._to_detach.pop(agent_id, None)
+        self._cancel_forget(agent_id)
+        conn.peer.send_text(encode(AgentWelcome(agent_id=agent_id, resume_from=attached.end)))
+        return attached.end
+
+    async def detach_agent(self, conn: AgentConn) -> None:
+        self._fail_conn(conn, DISCONNECTED_BEFORE_ACK)
+        agent_id = conn.agent_id
+        if self._local.get(agent_id) is not conn:
+            return
+        del self._local[agent_id]
+        self._local_version.pop(agent_id, None)
+        try:
+            await self._flush(agent_id)
+            await self._detach_in_redis(agent_id, conn.conn_id)
+        except REDIS_DOWN:
+            self._down()
+            self._to_detach[agent_id] = conn.conn_id
+            record = self._agents.get(agent_id)
+            if record is not None:
+                state: AgentInfoState = (
+                    "exited" if record.info.state == "exited" else "disconnected"
+                )
+                info = dataclasses.replace(record.info, state=state, last_seen=self._clock())
+                self._local_update(record, info, conn="")
+
+    async def agent_output(
+        self, conn: AgentConn, chunk: TerminalOutput, frame: bytes | None = None
+    ) -> None:
+        agent_id = conn.agent_id
+        if self._local.get(agent_id) is not conn or not chunk.data:
+            return
+        buffer = self._buffers.get(agent_id)
+        if buffer is None:
+            try:
+                appended = await self._output.append(
+                    agent_id, conn.conn_id, chunk.offset, chunk.data, self._clock()
+                )
+            except REDIS_DOWN:
+                self._down()
+                buffer = self._buffers.setdefault(agent_id, _Buffer(conn.conn_id))
+            else:
+                if appended is None or appended.chunk is None:
+                    return
+                self._confirmed_end[agent_id] = appended.end
+                feed = self._feeds.get(agent_id)
+                kept = appended.chunk
+                if feed is not None:
+                    before = kept.offset if appended.gap_from is None else appended.gap_from
+                    if feed.tail >= before:
+                        whole = kept.offset == chunk.offset and len(kept.data) == len(chunk.data)
+                        feed.deliver(kept.offset, kept.data, frame if whole else None)
+                return
+        self._buffer(agent_id, buffer, chunk.offset, chunk.data)
+        feed = self._feeds.get(agent_id)
+        if feed is not None and feed.tail >= chunk.offset:
+            feed.deliver(chunk.offset, chunk.data, frame)
+
+    async def agent_status(self, conn: AgentConn, status: AgentStatus) -> None:
+        agent_id = conn.agent_id
+        if self._local.get(agent_id) is not conn:
+            return
+        now = self._clock()
+        record = self._agents.get(agent_id)
+        base = record.info if record is not None else None
+        info = AgentInfo(
+            agent_id=agent_id,
+            name=base.name if base else agent_id,
+            host=base.host if base else "",
+            command=base.command if base else (),
+            labels=base.labels if base else {},
+            pid=status.pid,
+            cols=status.cols,
+            rows=status.rows,
+            started_at=base.started_at if base else now,
+            state=status.state,
+            exit_code=status.exit_code if status.state == "exited" else None,
+            last_seen=now,
+            offset=self._confirmed_end.get(agent_id, 0),
+        )
+        try:
+            changed = await self._store.status(
+                agent_id, conn.conn_id, info, now, now + self._forget_after
+            )
+        except REDIS_DOWN:
+            self._down()
+            if record is not None:
+                self._local_update(record, info, conn=conn.conn_id)
+            return
+        if changed and status.state == "exited":
+            self._schedule_forget(agent_id)
+        elif changed:
+            self._cancel_forget(agent_id)
+
+    async def agent_ack(self, conn: AgentConn, ack: CommandAck) -> None:
+        await self.agent_seen(conn)
+        rid = ack.request_id
+        pending = self._pending.get(rid)
+        if pending is not None:
+            if pending.conn_id != conn.conn_id:
+                return
+            del self._pending[rid]
+            self._answer(pending, ack.ok, ack.error)
+            return
+        forwarded = self._forwarded.get(rid)
+        if forwarded is None or forwarded.conn is not conn:
+            log.debug("ignoring an ack for an unknown request from agent %s", conn.agent_id)
+            return
+        del self._forwarded[rid]
+        await self._send_ack(forwarded.origin, rid, ack.ok, ack.error)
+
+    async def agent_seen(self, conn: AgentConn) -> None:
+        if self._local.get(conn.agent_id) is not conn:
+            return
+        try:
+            await self._store.seen(conn.agent_id, conn.conn_id, self._clock())
+        except REDIS_DOWN:
+            self._down()
+
+    # ------------------------------------------------------------------ dashboard side
+
+    async def attach_dashboard(self, conn: DashboardConn) -> None:
+        ends: dict[str, tuple[int, float]] = {}
+        try:
+            version = int(await self._client.get(self._keys.seq) or 0)
+            await self._wait_applied(version, 2.0)
+            ids = sorted(a for a in self._agents if conn.scope.may_see(a))
+            if ids:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for agent_id in ids:
+                        pipe.hmget(self._keys.agent(agent_id), ["end", "seen"])
+                    for agent_id, (end, seen) in zip(ids, await pipe.execute(), strict=True):
+                        if end is not None:
+                            ends[agent_id] = (int(end), float(seen or 0))
+        except REDIS_DOWN:
+            self._down()
+        self._dashboards[conn] = set()
+        agents = []
+        for agent_id in sorted(self._agents):
+            if not conn.scope.may_see(agent_id):
+                continue
+            info = self._agents[agent_id].info
+            end, seen = ends.get(agent_id, (info.offset, info.last_seen))
+            agents.append(dataclasses.replace(
+                info, offset=max(end, info.offset), last_seen=max(seen, info.last_seen)
+            ))
+        conn.peer.send_text(encode(DashboardConnected(
+            session_id=conn.session_id, sub=conn.sub, role=conn.role, agents=tuple(agents)
+        )))
+
+    async def detach_dashboard(self, conn: DashboardConn) -> None:
+        for agent_id in self._dashboards.pop(conn, set()):
+            self._unwatch(conn, agent_id)
+        for rid in [r for r, p in self._pending.items() if p.dashboard is conn]:
+            del self._pending[rid]
+
+    async def subscribe(self, conn: DashboardConn, agent_id: str, since: int | None) -> None:
+        snap = await self._output.snapshot(agent_id, since)
+        if snap is None:
+            raise HubError(ErrorCode.UNKNOWN_AGENT, f"unknown agent '{agent_id}'")
+        start = snap.start if since is None else max(since, snap.start)
+        frames, cursor = catch_up(agent_id, start, snap.entries, conn.binary)
+        cursor = max(cursor, start, snap.end)
+        # The relay's feed may already be past this snapshot: read on until it is not, so
+        # that the subscriber joins the live fan-out exactly where its replay ends.
+        feed = self._feeds.get(agent_id)
+        while feed is not None and feed.tail > cursor:
+            more = await self._output.entries_after(agent_id, cursor)
+            more_frames, cursor = catch_up(agent_id, cursor, more, conn.binary)
+            frames += more_frames
+            feed = self._feeds.get(agent_id)
+            if not more and feed is not None and feed.tail > cursor:
+                frames.append(_gap(agent_id, cursor, feed.tail))
+                cursor = feed.tail
+        subscribed = self._dashboards.get(conn)
+        if subscribed is None:
+            return
+        conn.peer.drop(agent_id)
+        conn.peer.send_text(encode(Subscribed(agent_id=agent_id, from_=start, offset=snap.end)))
+        if frames:
+            conn.peer.send_replay(agent_id, iter(frames))
+        feed = self._feeds.get(agent_id)
+        if feed is None:
+            feed = self._feeds[agent_id] = Feed(agent_id, cursor)
+            self._reader.wake()
+        feed.subscribers[conn] = cursor
+        subscribed.add(agent_id)
+
+    async def unsubscribe(self, conn: DashboardConn, agent_id: str) -> None:
+        self._unwatch(conn, agent_id)
+        self._dashboards.get(conn, set()).discard(agent_id)
+        conn.peer.drop(agent_id)
+        conn.peer.send_text(encode(Unsubscribed(agent_id=agent_id)))
+
+    async def control(self, conn: DashboardConn, msg: Control) -> None:
+        agent_id = msg.agent_id
+        assert agent_id is not None
+        try:
+            static, conn_id, relay_id, version = await self._client.hmget(
+                self._keys.agent(agent_id), ["static", "conn", "relay", "v"]
+            )
+            route = (_s(static), _s(conn_id), _s(relay_id), int(version or 0))
+        except REDIS_DOWN:
+            self._down()
+            route = self._cached_route(agent_id)
+        known, target, relay_id, seen_version = route
+        if not known:
+            raise HubError(ErrorCode.UNKNOWN_AGENT, f"unknown agent '{agent_id}'")
+        offline = HubError(ErrorCode.AGENT_OFFLINE, f"agent '{agent_id}' is not connected")
+        if not target:
+            raise offline
+        local = self._local.get(agent_id) if relay_id == self.relay_id else None
+        if relay_id == self.relay_id and (local is None or local.conn_id != target):
+            raise offline
+        rid: str | None = None
+        if isinstance(msg, CommandRequest | CommandInterrupt):
+            self._counter += 1
+            rid = f"{self.relay_id}.{self._counter}"
+            self._pending[rid] = _Pending(conn, msg.request_id, agent_id, target, seen_version)
+            out: Control = dataclasses.replace(msg, agent_id=None, request_id=rid)
+        else:
+            out = dataclasses.replace(msg, agent_id=None)
+        text = encode(out)
+        if local is not None:
+            local.peer.send_text(text)
+            return
+        message = {"k": "ctl", "rid": rid, "from": self.relay_id, "agent": agent_id,
+                   "conn": target, "text": text}
+        try:
+            receivers = await self._client.publish(self._keys.relay(relay_id), json.dumps(message))
+        except REDIS_DOWN:
+            self._down()
+            receivers = 0
+        if not receivers:
+            if rid is not None:
+                self._pending.pop(rid, None)
+            raise offline
+
+    # ------------------------------------------------------------------ reads (REST)
+
+    async def list_agents(self, scope: Scope) -> list[AgentInfo]:
+        try:
+            _version, records = await self._store.snapshot()
+        except REDIS_DOWN:
+            self._down()
+            records = dict(self._agents)
+        return [records[a].info for a in sorted(records) if scope.may_see(a)]
+
+    async def get_agent(self, agent_id: str) -> AgentInfo | None:
+        try:
+            record = await self._store.get(agent_id)
+        except REDIS_DOWN:
+            self._down()
+            record = self._agents.get(agent_id)
+        return None if record is None else record.info
+
+    async def read_output(self, agent_id: str, since: int | None) -> OutputSlice | None:
+        snap = await self._output.snapshot(agent_id, since)
+        if snap is None:
+            return None
+        first = snap.start if since is None else max(since, snap.start)
+        if first >= snap.end:
+            offset = snap.end if since is None else max(first, snap.end)
+            return OutputSlice(offset=offset, end=snap.end, data=b"")
+        data = b"".join(c.data for c in slice_from(snap.entries, first))
+        return OutputSlice(offset=first, end=snap.end, data=data)
+
+    # ------------------------------------------------------------------ bus callbacks
+
+    def _on_event(self, event: Event) -> None:
+        if event.version <= self._applied:
+            return
+        self._applied = event.version
+        self._apply(event.agent_id, event.record)
+        self._wake_waiters()
+
+    async def _on_message(self, message: JsonObj) -> None:
+        kind = message.get("k")
+        if kind == "ctl":
+            agent_id = str(message["agent"])
+            rid = message.get("rid")
+            origin = str(message["from"])
+            local = self._local.get(agent_id)
+            if local is None or local.conn_id != message["conn"]:
+                if rid is not None:
+                    await self._send_ack(origin, str(rid), False, DISCONNECTED_BEFORE_ACK)
+                return
+            if rid is not None:
+                self._forwarded[str(rid)] = _Forwarded(origin, local)
+            local.peer.send_text(str(message["text"]))
+        elif kind == "ack":
+            pending = self._pending.pop(str(message["rid"]), None)
+            if pending is not None:
+                error = message.get("error")
+                self._answer(pending, bool(message["ok"]), None if error is None else str(error))
+
+    async def _resync(self) -> None:
+        """Redis answers again (or for the first time): put this relay's part back."""
+        await self._liveness.beat()
+        for agent_id, conn in list(self._local.items()):
+            record = self._agents.get(agent_id)
+            if record is None:
+                continue
+            info = dataclasses.replace(record.info, offset=self._confirmed_end.get(agent_id, 0))
+            version = await self._store.reassert(
+                info, conn.conn_id, self.relay_id, self._clock(),
+                self._confirmed_end.get(agent_id, 0),
+            )
+            if version:
+                self._local_version[agent_id] = version
+        for agent_id in list(self._buffers):
+            await self._flush(agent_id)
+        for agent_id, conn_id in list(self._to_detach.items()):
+            await self._detach_in_redis(agent_id, conn_id)
+            self._to_detach.pop(agent_id, None)
+        version, records = await self._store.snapshot()
+        for agent_id in sorted(set(self._agents) - set(records)):
+            self._apply(agent_id, None)
+        for agent_id, record in sorted(records.items()):
+            old = self._agents.get(agent_id)
+            if old is None or old.version != record.version:
+                self._apply(agent_id, record)
+        self._applied = max(self._applied, version)
+        self._wake_waiters()
+        if self._degraded_logged:
+            log.info("relay %s: redis is back", self.relay_id)
+            self._degraded_logged = False
+
+    def _down(self) -> None:
+        if not self._degraded_logged:
+            log.warning("relay %s: redis is unreachable; degraded", self.relay_id)
+            self._degraded_logged = True
+
+    # ------------------------------------------------------------------ internals
+
+    def _apply(self, agent_id: str, record: Record | None) -> None:
+        """A record changed (None: the agent was forgotten): tell local dashboards, move
+        requests and connections that the change leaves behind."""
+        if record is None:
+            if self._agents.pop(agent_id, None) is None:
+                return
+            self._cancel_forget(agent_id)
+            self._confirmed_end.pop(agent_id, None)
+            feed = self._feeds.pop(agent_id, None)
+            text = encode(AgentRemoved(agent_id=agent_id))
+            for dashboard, subscribed in self._dashboards.items():
+                subscribed.discard(agent_id)
+                if dashboard.scope.may_see(agent_id):
+                    dashboard.peer.send_text(text)
+            del feed
+            return
+        self._agents[agent_id] = record
+        local = self._local.get(agent_id)
+        if (
+            local is not None
+            and record.conn
+            and record.conn != local.conn_id
+            and record.version > self._local_version.get(agent_id, 0)
+        ):
+            log.info("agent %s: replaced by a connection on relay %s", agent_id, record.relay)
+            del self._local[agent_id]
+            self._local_version.pop(agent_id, None)
+            self._fail_conn(local, REPLACED_BEFORE_ACK)
+            local.peer.close(CloseCode.REPLACED, "replaced by a newer connection")
+        for rid, pending in list(self._pending.items()):
+            if (
+                pending.agent_id == agent_id
+                and pending.conn_id != record.conn
+                and record.version > pending.version
+            ):
+                del self._pending[rid]
+                error = REPLACED_BEFORE_ACK if record.conn else DISCONNECTED_BEFORE_ACK
+                self._answer(pending, False, error)
+        self._broadcast_status(record.info)
+
+    def _local_update(self, record: Record, info: AgentInfo, *, conn: str) -> None:
+        """Redis is down: keep this relay's copy and its dashboards current."""
+        self._agents[info.agent_id] = dataclasses.replace(record, info=info, conn=conn)
+        self._broadcast_status(info)
+
+    def _broadcast_status(self, info: AgentInfo) -> None:
+        text = encode(AgentStatusEvent(agent=info))
+        for dashboard in self._dashboards:
+            if dashboard.scope.may_see(info.agent_id):
+                dashboard.peer.send_text(text)
+
+    def _cached_route(self, agent_id: str) -> tuple[str, str, str, int]:
+        record = self._agents.get(agent_id)
+        if record is None:
+            return "", "", "", 0
+        return "cached", record.conn, record.relay, record.version
+
+    def _answer(self, pending: _Pending, ok: bool, error: str | None) -> None:
+        if pending.dashboard not in self._dashboards:
+            return
+        pending.dashboard.peer.send_text(encode(CommandAck(
+            agent_id=pending.agent_id, request_id=pending.request_id, ok=ok, error=error
+        )))
+
+    def _fail_conn(self, conn: AgentConn, error: str) -> None:
+        """Answer ``ok: false`` to every request routed through ``conn``."""
+        for rid in [r for r, p in self._pending.items() if p.conn_id == conn.conn_id]:
+            self._answer(self._pending.pop(rid), False, error)
+        for rid in [r for r, f in self._forwarded.items() if f.conn is conn]:
+            origin = self._forwarded.pop(rid).origin
+            self._spawn(self._send_ack(origin, rid, False, error))
+
+    async def _send_ack(self, origin: str, rid: str, ok: bool, error: str | None) -> None:
+        message = {"k": "ack", "rid": rid, "ok": ok, "error": error}
+        try:
+            await self._client.publish(self._keys.relay(origin), json.dumps(message))
+        except REDIS_DOWN:
+            self._down()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _unwatch(self, conn: DashboardConn, agent_id: str) -> None:
+        feed = self._feeds.get(agent_id)
+        if feed is not None:
+            feed.subscribers.pop(conn, None)
+            if not feed.subscribers:
+                del self._feeds[agent_id]
+
+    async def _wait_applied(self, version: int, timeout: float) -> None:
+        if self._applied >= version:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter = (version, future)
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                await future
+        except TimeoutError:
+            log.debug("events up to version %d did not arrive within %g s", version, timeout)
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+
+    def _wake_waiters(self) -> None:
+        for version, future in self._waiters:
+            if version <= self._applied and not future.done():
+                future.set_result(None)
+
+    async def _detach_in_redis(self, agent_id: str, conn_id: str) -> None:
+        now = self._clock()
+        if await self._store.detach(agent_id, conn_id, now, now + self._forget_after):
+            self._schedule_forget(agent_id)
+
+    # ------------------------------------------------------------------ buffering
+
+    def _buffer(self, agent_id: str, buffer: _Buffer, offset: int, data: bytes) -> None:
+        buffer.chunks.append((offset, data))
+        buffer.size += len(data)
+        while buffer.size > self._scrollback_bytes and len(buffer.chunks) > 1:
+            _offset, dropped = buffer.chunks.popleft()
+            buffer.size -= len(dropped)
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_all(), name="redis-flush")
+
+    async def _flush_all(self) -> None:
+        attempt = 0
+        try:
+            while self._buffers:
+                try:
+                    for agent_id in list(self._buffers):
+                        await self._flush(agent_id)
+                except REDIS_DOWN:
+                    self._down()
+                    await asyncio.sleep(backoff(attempt))
+                    attempt += 1
+        finally:
+            self._flusher = None
+
+    async def _flush(self, agent_id: str) -> None:
+        """Append the buffered output of ``agent_id`` in order (raises while Redis is
+        down; what was appended is gone from the buffer, the rest stays)."""
+        lock = self._flush_locks.setdefault(agent_id, asyncio.Lock())
+        async with lock:
+            buffer = self._buffers.get(agent_id)
+            while buffer is not None and buffer.chunks:
+                offset, data = buffer.chunks[0]
+                appended = await self._output.append(
+                    agent_id, buffer.conn_id, offset, data, self._clock()
+                )
+                buffer.chunks.popleft()
+                buffer.size -= len(data)
+                if appended is not None:
+                    self._confirmed_end[agent_id] = appended.end
+            if buffer is not None and self._buffers.get(agent_id) is buffer:
+                del self._buffers[agent_id]
+            self._flush_locks.pop(agent_id, None)
+
+    # ------------------------------------------------------------------ forgetting
+
+    def _schedule_forget(self, agent_id: str) -> None:
+        self._cancel_forget(agent_id)
+        loop = asyncio.get_running_loop()
+        self._forget_timers[agent_id] = loop.call_later(
+            self._forget_after, lambda: self._spawn(self._forget(agent_id))
+        )
+
+    def _cancel_forget(self, agent_id: str) -> None:
+        handle = self._forget_timers.pop(agent_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    async def _forget(self, agent_id: str) -> None:
+        self._forget_timers.pop(agent_id, None)
+        try:
+            if not await self._store.forget(agent_id, self._clock(), self._forget_after):
+                if agent_id in self._agents and agent_id not in self._forget_timers:
+                    self._schedule_forget(agent_id)  # still draining, or not yet due
+        except REDIS_DOWN:
+            self._down()  # the sweeper of whichever relay sees Redis first does it
+
+
+def _gap(agent_id: str, start: int, end: int) -> Frame:
+    return encode(TerminalGap(agent_id=agent_id, from_=start, to=end))
+
+
+def _s(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return "" if value is None else str(value)

@@ -1,0 +1,172 @@
+"""Key and channel names of the Redis-backed hub, and the agent record's field codec.
+
+One Redis (database) holds the shared state of every relay that points at it. All names
+start with a prefix (default ``agent-relay``) so one Redis can hold several independent
+relay fleets. Everything here is pure: no I/O, no redis import.
+
+Data model::
+
+    {p}:agents               SET     ids of every known agent
+    {p}:agent:{id}           HASH    the agent record (fields below, all strings)
+    {p}:out:{id}             STREAM  output; entry id ``<end>-0``, fields o=offset, d=bytes
+    {p}:live                 HASH    agent id -> relay id holding its live connection
+    {p}:forget               ZSET    agent id scored by the epoch second it is forgotten
+    {p}:seq                  STRING  counter; every record change takes the next value
+    {p}:events               CHANNEL record changes and removals (JSON, with ``v``)
+    {p}:relay:{rid}          CHANNEL control messages and acks for one relay
+    {p}:relay:{rid}:alive    STRING  set with a TTL while relay ``rid`` is alive
+    {p}:lock:sweep           STRING  SET NX PX: one relay sweeps at a time
+
+Record fields: ``static`` (JSON of name, host, command, labels, started_at), ``state``,
+``pid``, ``cols``, ``rows``, ``exit_code`` (empty for none), ``seen`` (last_seen),
+``end``/``start`` (the stream's end and oldest retained offset), ``conn``/``relay`` (the
+live connection and its relay; empty when none), ``v`` (the record's version).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, cast
+
+from relay.protocol import AgentHello, AgentInfo, AgentInfoState
+
+DEFAULT_PREFIX = "agent-relay"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str = DEFAULT_PREFIX
+
+    @property
+    def agents(self) -> str:
+        return f"{self.prefix}:agents"
+
+    def agent(self, agent_id: str) -> str:
+        return f"{self.prefix}:agent:{agent_id}"
+
+    def out(self, agent_id: str) -> str:
+        return f"{self.prefix}:out:{agent_id}"
+
+    @property
+    def out_prefix(self) -> str:
+        return f"{self.prefix}:out:"
+
+    @property
+    def live(self) -> str:
+        return f"{self.prefix}:live"
+
+    @property
+    def forget(self) -> str:
+        return f"{self.prefix}:forget"
+
+    @property
+    def seq(self) -> str:
+        return f"{self.prefix}:seq"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}:events"
+
+    def relay(self, relay_id: str) -> str:
+        return f"{self.prefix}:relay:{relay_id}"
+
+    def alive(self, relay_id: str) -> str:
+        return f"{self.prefix}:relay:{relay_id}:alive"
+
+    @property
+    def sweep_lock(self) -> str:
+        return f"{self.prefix}:lock:sweep"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """An agent record as read from Redis."""
+
+    info: AgentInfo
+    conn: str
+    relay: str
+    version: int
+    start: int
+
+
+def static_json(hello: AgentHello) -> str:
+    """The fields of a hello that only the next hello changes."""
+    return json.dumps(
+        {
+            "name": hello.name,
+            "host": hello.host,
+            "command": list(hello.command),
+            "labels": dict(hello.labels),
+            "started_at": hello.started_at,
+        },
+        separators=(",", ":"),
+    )
+
+
+def static_of(info: AgentInfo) -> str:
+    return json.dumps(
+        {
+            "name": info.name,
+            "host": info.host,
+            "command": list(info.command),
+            "labels": dict(info.labels),
+            "started_at": info.started_at,
+        },
+        separators=(",", ":"),
+    )
+
+
+def opt_int(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def num(value: float) -> str:
+    """A float as Redis stores it: ``repr`` keeps every digit."""
+    return repr(float(value))
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value)
+
+
+def decode_fields(raw: Any) -> dict[str, str]:
+    """HGETALL's answer (a dict, or a flat list from Lua) as ``str -> str``."""
+    if isinstance(raw, dict):
+        return {_text(k): _text(v) for k, v in raw.items()}
+    items = list(cast(list[object], raw))
+    return {_text(items[i]): _text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
+
+
+def record_from_fields(agent_id: str, fields: dict[str, str]) -> Record | None:
+    """The record, or None when the hash holds no agent (missing or half-written)."""
+    raw_static = fields.get("static")
+    if not raw_static:
+        return None
+    static = json.loads(raw_static)
+    exit_code = fields.get("exit_code", "")
+    pid = fields.get("pid", "")
+    info = AgentInfo(
+        agent_id=agent_id,
+        name=str(static["name"]),
+        host=str(static["host"]),
+        command=tuple(str(a) for a in static["command"]),
+        labels={str(k): str(v) for k, v in dict(static["labels"]).items()},
+        pid=int(pid) if pid else None,
+        cols=int(fields.get("cols", "80")),
+        rows=int(fields.get("rows", "24")),
+        started_at=float(static["started_at"]),
+        state=cast(AgentInfoState, fields.get("state", "disconnected")),
+        exit_code=int(exit_code) if exit_code else None,
+        last_seen=float(fields.get("seen", "0")),
+        offset=int(fields.get("end", "0")),
+    )
+    return Record(
+        info=info,
+        conn=fields.get("conn", ""),
+        relay=fields.get("relay", ""),
+        version=int(fields.get("v", "0")),
+        start=int(fields.get("start", "0")),
+    )
