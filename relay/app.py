@@ -19,19 +19,17 @@ from relay.config import RelayConfig
 from relay.connections import Connections
 from relay.dashboard_conn import handle_dashboard
 from relay.hub import Hub
-from relay.local_hub import LocalHub
+from relay.hubs import make_hub
 from relay.protocol import CloseCode
 
 SHUTDOWN_REASON = "relay shutting down"
 
 
 def create_app(config: RelayConfig, hub: Hub | None = None) -> web.Application:
-    """The relay application; ``hub`` defaults to the in-process :class:`LocalHub`."""
+    """The relay application; ``hub`` defaults to ``make_hub(config)`` (Redis or local)."""
     app = web.Application()
     app[CONFIG] = config
-    app[HUB] = hub if hub is not None else LocalHub(
-        scrollback_bytes=config.scrollback_bytes, forget_after=config.forget_after
-    )
+    app[HUB] = hub if hub is not None else make_hub(config)
     app[CONNECTIONS] = Connections(config.max_connections_per_identity)
     app.router.add_get("/ws/agent", handle_agent)
     app.router.add_get("/ws/dashboard", handle_dashboard)
