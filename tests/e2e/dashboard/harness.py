@@ -281,10 +281,39 @@ def buffer_text(page: Any, agent_id: str) -> str:
 
 
 def wait_for_buffer(page: Any, agent_id: str, text: str, timeout: float = 15_000) -> None:
-    """Wait (Playwright polls on animation frames) until the terminal shows ``text``."""
-    page.wait_for_function(
-        "([sel, text]) => { const el = document.querySelector(sel);"
-        " return !!el && el.bufferText().includes(text); }",
-        arg=[pane_selector(agent_id), text],
-        timeout=timeout,
-    )
+    """Wait (Playwright polls on animation frames) until the terminal shows ``text``.
+    On timeout the assertion shows what the terminal, its notice and the relay had."""
+    try:
+        page.wait_for_function(
+            "([sel, text]) => { const el = document.querySelector(sel);"
+            " return !!el && el.bufferText().includes(text); }",
+            arg=[pane_selector(agent_id), text],
+            timeout=timeout,
+        )
+    except Exception as exc:
+        pane = page.locator(pane_selector(agent_id))
+        shown = buffer_text(page, agent_id) if pane.count() else "(no pane)"
+        notice = pane.locator(".pane-notice").text_content() if pane.count() else ""
+        conn = page.locator("#conn-text").text_content()
+        raise AssertionError(
+            f"terminal {agent_id} never showed {text!r}; connection: {conn!r}; "
+            f"notice: {notice!r}; buffer:\n{shown}\n--- relay: {relay_view(page, agent_id)}"
+        ) from exc
+
+
+def relay_view(page: Any, agent_id: str) -> str:
+    """The relay's AgentInfo and output tail for ``agent_id`` (REST, for diagnostics)."""
+    import urllib.request
+
+    base = page.url.split("#")[0].rstrip("/")
+    headers = {"Authorization": f"Bearer {token('viewer')}"}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(
+                f"{base}/api/agents/{agent_id}", headers=headers), timeout=5) as r:
+            info = r.read().decode()
+        with urllib.request.urlopen(urllib.request.Request(
+                f"{base}/api/agents/{agent_id}/output", headers=headers), timeout=5) as r:
+            tail = r.read()[-400:]
+        return f"{info} tail={tail!r}"
+    except Exception as exc:  # diagnostics only
+        return f"(unavailable: {exc})"

@@ -216,6 +216,7 @@ def test_relay_restart_is_survived_without_duplicated_text(relay, sidecar, new_p
     expect(command).to_be_enabled()
     command.fill("after")
     command.press("Enter")
+    expect(pane.locator(".ack")).to_have_text("command: delivered ✓")
     wait_for_buffer(page, "phoenix", "got retfa", timeout=20_000)
     text = buffer_text(page, "phoenix")
     assert text.count("child ready") == 1, text
