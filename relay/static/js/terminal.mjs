@@ -25,6 +25,8 @@ import { QUERY_REPLY, TailBuffer } from "./output.mjs";
 export const HIGH_WATER = 256 * 1024;
 export const SKIP_AFTER = 4 * 1024 * 1024;
 export const RESUME_TAIL = 64 * 1024;
+const FONT_SIZE = 13;
+const MIN_FONT_SIZE = 8;
 
 const THEME = {
   background: "#0d1015",
@@ -85,7 +87,7 @@ export class TerminalPane {
       rows: agent.rows || 24,
       scrollback: 10_000,
       fontFamily: "ui-monospace, 'JetBrains Mono', 'DejaVu Sans Mono', Menlo, Consolas, monospace",
-      fontSize: 13,
+      fontSize: FONT_SIZE,
       lineHeight: 1.1,
       theme: THEME,
       disableStdin: !canType,
@@ -396,11 +398,25 @@ export class TerminalPane {
     window.clearTimeout(this.resizeTimer);
     this.resizeTimer = window.setTimeout(() => {
       if (this.typing) this._fitAndResizeAgent();
+      else this._fitFontToWidth();
     }, 120);
+  }
+
+  /** Passive panes keep the agent's cols×rows; shrink the font (down to a readable
+   * minimum) so that those columns fit the pane instead of being cut off. */
+  _fitFontToWidth() {
+    const screen = /** @type {HTMLElement | null} */ (this.host.querySelector(".xterm-screen"));
+    const available = this.body.clientWidth - 10;
+    if (!screen || !screen.offsetWidth || available <= 0) return;
+    const current = this.term.options.fontSize ?? FONT_SIZE;
+    const wanted = Math.floor((current * available) / screen.offsetWidth * 2) / 2;
+    const next = Math.max(MIN_FONT_SIZE, Math.min(FONT_SIZE, wanted));
+    if (next !== current) this.term.options.fontSize = next;
   }
 
   /** Typing operator: fit the terminal to the pane and tell the agent the new size. */
   _fitAndResizeAgent() {
+    if (this.term.options.fontSize !== FONT_SIZE) this.term.options.fontSize = FONT_SIZE;
     const dims = this.fit.proposeDimensions();
     if (!dims || !Number.isFinite(dims.cols) || !Number.isFinite(dims.rows)) return;
     const cols = Math.max(2, Math.min(1000, dims.cols));
@@ -417,6 +433,7 @@ export class TerminalPane {
     if (cols > 0 && rows > 0 && (cols !== this.term.cols || rows !== this.term.rows)) {
       this.term.resize(cols, rows);
     }
+    this._fitFontToWidth();
   }
 
   // ------------------------------------------------------------------ commands

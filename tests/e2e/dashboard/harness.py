@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -116,7 +117,7 @@ class FakeAgent:
         self.hello: dict[str, Any] = {
             "protocol": 1, "agent_id": agent_id, "name": agent_id, "host": "e2e-host",
             "command": ["fake-agent"], "pid": 4242, "cols": 80, "rows": 24,
-            "started_at": 1_700_000_000.0, "labels": {},
+            "started_at": time.time() - 3 * 3600 - 17 * 60, "labels": {},
         }
         self.hello.update(hello)
         self.offset = 0
