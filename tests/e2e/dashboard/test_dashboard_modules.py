@@ -1,0 +1,69 @@
+"""The dashboard's pure JS helpers, run in the browser against the served modules."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from relay.protocol import encode_binary_output
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def page(relay, new_page):
+    p = new_page()
+    p.goto(relay.url + "/")  # no token: the page just asks for one
+    return p
+
+
+def run(page, body, arg=None):
+    """Evaluate ``body`` (statements using ``output``, ``connection`` and ``arg``) in the
+    page. The page's CSP (Trusted Types) refuses ``new Function(string)``, so the body
+    is spliced into the expression that Playwright evaluates."""
+    return page.evaluate(
+        "async (arg) => {"
+        " const output = await import('/static/js/output.mjs');"
+        " const connection = await import('/static/js/connection.mjs');"
+        f" {body} }}",
+        arg,
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"one\r\ntwo\r\n", "two"),
+        (b"\x1b[1;32mok\x1b[0m 3 passed\r\n\r\n  \r\n", "ok 3 passed"),
+        (b"progress 10%\rprogress 55%\rprogress 99%", "progress 99%"),
+        (b"\x1b]0;title\x07prompt> ", "prompt>"),
+        (b"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac", "caf\u00e9 \u65e5\u672c"),
+        (b"", ""),
+    ],
+)
+def test_preview_line(page, raw, expected):
+    got = run(page, "return output.previewLine(Uint8Array.from(atob(arg), c => c.charCodeAt(0)));",
+              base64.b64encode(raw).decode())
+    assert got == expected
+
+
+def test_binary_frame_parses_what_the_relay_encodes(page):
+    frame = encode_binary_output("agent.7:x", 2**40 + 5, "h\u00e9".encode())
+    got = run(page, """
+        const bytes = Uint8Array.from(atob(arg), c => c.charCodeAt(0));
+        const f = output.parseBinaryFrame(bytes.buffer);
+        return [f.agentId, f.offset, Array.from(f.data)];""", base64.b64encode(frame).decode())
+    assert got == ["agent.7:x", 2**40 + 5, list("h\u00e9".encode())]
+
+
+def test_backoff_grows_exponentially_with_bounded_jitter(page):
+    got = run(page, """
+        const d = (a, r) => connection.backoffDelay(a, r);
+        return [d(0, 0), d(0, 0.999), d(3, 0), d(3, 0.999), d(30, 0), d(30, 0.999)];""")
+    assert got[0] == 250
+    assert got[1] <= 500
+    assert got[2] == 2000
+    assert got[3] <= 4000
+    assert got[4] == 15_000
+    assert got[5] <= 30_000
