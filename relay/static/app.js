@@ -43,6 +43,7 @@ class App {
     /** @type {Map<string, {resolve: (r: {ok: boolean, error?: string}) => void, timer: number}>} */
     this.requests = new Map();
     this.role = null;
+    this.connects = 0;
     this.maximized = null;
     this.previewVersions = new Map();
 
@@ -176,6 +177,8 @@ class App {
   }
 
   _onConnected(msg) {
+    // Sessions so far, as an attribute: tests (and curious humans) can tell reconnects apart.
+    this.status.dataset.connects = String(++this.connects);
     const canType = msg.role === "operator" || msg.role === "admin";
     if (this.role !== null && this.role !== msg.role) {
       for (const pane of [...this.panes.values()]) this.closeTerminal(pane);

@@ -208,8 +208,12 @@ def test_relay_restart_is_survived_without_duplicated_text(relay, sidecar, new_p
     pane.get_by_label("Command for the agent").press("Enter")
     wait_for_buffer(page, "phoenix", "got erofeb")
 
+    status = page.locator("#conn-status")
+    expect(status).to_have_attribute("data-connects", "1")
     relay.restart()
-    expect(page.locator("#conn-text")).to_have_text("connected", timeout=20_000)
+    # A new session (not the old one's state before its close event arrives).
+    expect(status).to_have_attribute("data-connects", "2", timeout=20_000)
+    expect(page.locator("#conn-text")).to_have_text("connected")
     expect(page.locator('.agent-row[data-agent-id="phoenix"] .agent-state')).to_have_text(
         "running", timeout=20_000)
     command = pane.get_by_label("Command for the agent")
