@@ -194,7 +194,8 @@ export class FleetView {
     setText(parts.name, info.name || info.agent_id);
     setText(parts.id, info.name && info.name !== info.agent_id ? info.agent_id : "");
     setText(parts.state, stateLabel(info));
-    parts.state.className = `agent-state state-${info.state}`;
+    const failed = info.state === "exited" && info.exit_code !== 0;
+    parts.state.className = `agent-state state-${info.state}${failed ? " exit-failed" : ""}`;
     setText(parts.since, formatDuration(now - entry.stateSince));
     setText(parts.host, info.host || "");
     const command = formatCommand(info.command);
