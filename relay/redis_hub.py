@@ -540,24 +540,28 @@ class RedisHub:
     async def _resync(self) -> None:
         """Redis answers again (or for the first time): put this relay's part back."""
         await self._liveness.beat()
-        for agent_id, conn in list(self._local.items()):
-            record = self._agents.get(agent_id)
-            if record is None:
-                continue
-            info = dataclasses.replace(record.info, offset=self._confirmed_end.get(agent_id, 0))
-            version = await self._store.reassert(
-                info, conn.conn_id, self.relay_id, self._clock(),
-                self._confirmed_end.get(agent_id, 0),
-            )
-            if version:
-                self._local_version[agent_id] = version
+        for agent_id in list(self._local):
+            await self._reassert(agent_id)
         for agent_id in list(self._buffers):
             await self._flush(agent_id)
         for agent_id, conn_id in list(self._to_detach.items()):
             await self._detach_in_redis(agent_id, conn_id)
             self._to_detach.pop(agent_id, None)
         version, records = await self._store.snapshot()
-        for agent_id in sorted(set(self._agents) - set(records)):
+        missing = sorted(set(self._agents) - set(records))
+        if version < self._applied:
+            # The version counter went back: Redis restarted without its data. Relays
+            # write their live agents back as they reconnect; give them one liveness
+            # period before announcing the others as removed.
+            log.warning("relay %s: redis lost its data; live agents are being restored",
+                        self.relay_id)
+            self._applied = 0
+            self._pending = {r: dataclasses.replace(p, version=0)
+                             for r, p in self._pending.items()}
+            if missing:
+                self._spawn(self._remove_if_still_missing(missing))
+            missing = []
+        for agent_id in missing:
             self._apply(agent_id, None)
         for agent_id, record in sorted(records.items()):
             old = self._agents.get(agent_id)
@@ -568,6 +572,32 @@ class RedisHub:
         if self._degraded_logged:
             log.info("relay %s: redis is back", self.relay_id)
             self._degraded_logged = False
+
+    async def _reassert(self, agent_id: str) -> bool:
+        """Write a live local agent back into Redis (it lost the record, or a sweeper
+        took this relay for dead); False when another connection holds the agent."""
+        conn = self._local.get(agent_id)
+        record = self._agents.get(agent_id)
+        if conn is None or record is None:
+            return False
+        end = self._confirmed_end.get(agent_id, 0)
+        version = await self._store.reassert(
+            dataclasses.replace(record.info, offset=end), conn.conn_id, self.relay_id,
+            self._clock(), end,
+        )
+        if version:
+            self._local_version[agent_id] = version
+        return bool(version)
+
+    async def _remove_if_still_missing(self, agent_ids: list[str]) -> None:
+        await asyncio.sleep(self._liveness_ttl + self._sweep_interval)
+        try:
+            _version, records = await self._store.snapshot()
+        except REDIS_DOWN:
+            return  # the next resync reconciles
+        for agent_id in agent_ids:
+            if agent_id not in records:
+                self._apply(agent_id, None)
 
     def _down(self) -> None:
         if not self._degraded_logged:
@@ -723,11 +753,18 @@ class RedisHub:
         lock = self._flush_locks.setdefault(agent_id, asyncio.Lock())
         async with lock:
             buffer = self._buffers.get(agent_id)
+            retried = False
             while buffer is not None and buffer.chunks:
                 offset, data = buffer.chunks[0]
                 appended = await self._output.append(
                     agent_id, buffer.conn_id, offset, data, self._clock()
                 )
+                local = self._local.get(agent_id)
+                if appended is None and not retried and local is not None \
+                        and local.conn_id == buffer.conn_id and await self._reassert(agent_id):
+                    retried = True
+                    continue  # Redis had lost the agent (restart): written back, retry
+                retried = False
                 buffer.chunks.popleft()
                 buffer.size -= len(data)
                 if appended is not None:
