@@ -85,6 +85,7 @@ async def _run(agent_relay: RunningRelay, dash_relay: RunningRelay, agent_id: st
             "token": mint_token(SECRET, sub="bench", role="viewer", ttl=600)})
         await dash.send_str(json.dumps({"type": "subscribe", "agent_id": agent_id}))
         offset = 0
+        got = 0
 
         async def received_up_to(end: int) -> None:
             nonlocal got
@@ -93,7 +94,6 @@ async def _run(agent_relay: RunningRelay, dash_relay: RunningRelay, agent_id: st
                 if msg.type is aiohttp.WSMsgType.BINARY:
                     got += len(msg.data) - 10 - len(agent_id)
 
-        got = 0
         latencies = []
         payload = b"x" * 99 + b"\n"
         for _ in range(samples):
