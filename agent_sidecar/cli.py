@@ -418,6 +418,14 @@ def _relay_option(*decls: str, **kwargs: Any) -> Callable[[FC], FC]:
                help="Seconds after which exited or disconnected agents are forgotten.")
 @_relay_option("--redis", envvar="AGENT_RELAY_REDIS_URL",
                help="redis://HOST:PORT/DB shared by several relays (scale-out).")
+@_relay_option("--redis-liveness-ttl", type=float, default=10.0, callback=_positive,
+               help="With --redis: seconds a relay counts as alive without a refresh; its "
+               "agents turn disconnected elsewhere after that plus one sweep interval.")
+@_relay_option("--redis-sweep-interval", type=float, default=2.0, callback=_positive,
+               help="With --redis: seconds between looks for agents of dead relays.")
+@_relay_option("--redis-prefix", default="agent-relay",
+               help="With --redis: prefix of every key and channel (several fleets may "
+               "share one Redis).")
 @click.pass_context
 def relay(
     ctx: click.Context,
@@ -435,6 +443,9 @@ def relay(
     max_message_bytes: int,
     forget_after: float,
     redis: str | None,
+    redis_liveness_ttl: float,
+    redis_sweep_interval: float,
+    redis_prefix: str,
 ) -> None:
     """Run a relay: sidecars connect to /ws/agent, dashboards to /ws/dashboard and /.
 
@@ -474,6 +485,9 @@ def relay(
             max_message_bytes=max_message_bytes,
             forget_after=forget_after,
             redis_url=redis,
+            redis_liveness_ttl=redis_liveness_ttl,
+            redis_sweep_interval=redis_sweep_interval,
+            redis_prefix=redis_prefix,
         )
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None

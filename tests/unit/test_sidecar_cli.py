@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jwt
 import pytest
 from click.testing import CliRunner
@@ -26,7 +28,9 @@ def test_version() -> None:
                  "AGENT_SIDECAR_RETAIN_BYTES", "AGENT_SIDECAR_PORT"]),
         ("relay", ["AGENT_RELAY_JWT_SECRET", "AGENT_RELAY_HOST", "AGENT_RELAY_PORT",
                    "AGENT_RELAY_SCROLLBACK_BYTES", "AGENT_RELAY_REDIS_URL",
-                   "AGENT_RELAY_RATE_LIMIT", "AGENT_RELAY_FORGET_AFTER"]),
+                   "AGENT_RELAY_RATE_LIMIT", "AGENT_RELAY_FORGET_AFTER",
+                   "AGENT_RELAY_REDIS_LIVENESS_TTL", "AGENT_RELAY_REDIS_SWEEP_INTERVAL",
+                   "AGENT_RELAY_REDIS_PREFIX"]),
         ("token", ["AGENT_RELAY_JWT_SECRET", "AGENT_SIDECAR_PORT"]),
     ],
 )
@@ -44,6 +48,24 @@ def test_help_never_shows_a_secret_from_the_environment(command: str) -> None:
     assert result.exit_code == 0
     assert "tok-XYZ" not in result.stdout
     assert SECRET not in result.stdout
+
+
+def test_relay_passes_the_redis_tunables_to_its_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[Any] = []
+    monkeypatch.setattr("agent_sidecar.cli._serve", lambda config: seen.append(config) or 0)
+    result = CliRunner().invoke(
+        main,
+        ["relay", "--redis", "redis://127.0.0.1:1/0", "--redis-liveness-ttl", "4",
+         "--redis-sweep-interval", "0.5"],
+        env={"AGENT_RELAY_JWT_SECRET": SECRET, "AGENT_RELAY_REDIS_PREFIX": "fleet-b"},
+    )
+    assert result.exit_code == 0, result.stderr
+    (config,) = seen
+    assert (config.redis_liveness_ttl, config.redis_sweep_interval, config.redis_prefix) == (
+        4.0, 0.5, "fleet-b"
+    )
 
 
 def test_token_is_signed_with_the_secret_and_carries_the_claims() -> None:
@@ -80,6 +102,7 @@ def test_token_without_any_secret_says_where_to_get_one(tmp_path: object) -> Non
         (["run", "--retain-bytes", "10", "--", "true"], "--retain-bytes"),
         (["run", "--relay", "ftp://x", "--token", "t", "--", "true"], "invalid relay URL"),
         (["relay"], "give --jwt-secret"),
+        (["relay", "--jwt-secret", SECRET, "--redis-liveness-ttl", "0"], "must be positive"),
         (["token", "--role", "viewer", "--sub", "x", "--jwt-secret", "short"], "at least 32"),
     ],
 )
