@@ -1,0 +1,238 @@
+"""``scripts/bench [--quick] [--runs N] [--only NAME,...] [--redis] [--out PATH]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from . import limits, scenarios
+from .procs import REPO, cpu_seconds
+from .report import Metric, machine, percentile, table, write_json
+
+MIB = 1024 * 1024
+SCENARIOS = ("limits", "throughput", "rtt", "fanout", "stall", "exit", "late", "scale", "redis")
+
+
+def _metrics() -> dict[str, Metric]:
+    ms = [
+        Metric("pty_raw_MBps", "limit: raw PTY read", "MB/s", reference="~330"),
+        Metric("pty_cooked_MBps", "limit: cooked PTY read", "MB/s", reference="~100"),
+        Metric("ws_echo_p50_us", "limit: WS echo p50", "us", reference="55-70"),
+        Metric("ws_echo_p99_us", "limit: WS echo p99", "us"),
+        Metric("hop_cpu_ms_per_MB", "limit: aiohttp one-hop CPU", "ms/MB", reference="0.8"),
+        Metric("raw_MBps", "throughput, raw tty", "MB/s", reference="157 / 67",
+               limit_key="pty_raw_MBps", goal=">=157 and >=0.5x",
+               check=lambda v, lim: v >= 157 and (lim is None or v >= 0.5 * lim)),
+        Metric("cooked_MBps", "throughput, cooked tty", "MB/s", reference="114 / 65",
+               limit_key="pty_cooked_MBps", goal=">=0.9x",
+               check=lambda v, lim: lim is not None and v >= 0.9 * lim),
+        Metric("relay_cpu_ms_per_MB", "relay CPU per MB (raw)", "ms/MB",
+               reference="4.0 / 12.8", limit_key="hop_cpu_ms_per_MB", goal="<=4",
+               check=lambda v, lim: v <= 4.0),
+        Metric("sidecar_cpu_ms_per_MB", "sidecar CPU per MB (raw)", "ms/MB"),
+        Metric("relay_cpu_cooked_ms_per_MB", "relay CPU per MB (cooked)", "ms/MB"),
+        Metric("sidecar_cpu_cooked_ms_per_MB", "sidecar CPU per MB (cooked)", "ms/MB"),
+        Metric("rtt_p50_us", "keystroke RTT p50", "us", reference="84 / 259",
+               limit_key="ws_echo_p50_us", goal="<=170", check=lambda v, lim: v <= 170),
+        Metric("rtt_p99_us", "keystroke RTT p99", "us", reference="152 / 520",
+               limit_key="ws_echo_p99_us", goal="<=520", check=lambda v, lim: v <= 520),
+        Metric("fanout_min_MBps", "10 viewers: slowest viewer", "MB/s", reference="- / 12.1",
+               goal=">=25", check=lambda v, lim: v >= 25),
+        Metric("fanout_relay_cpu_ms_per_MB", "10 viewers: relay CPU per MB", "ms/MB"),
+        Metric("stall_min_MBps", "10 viewers + 1 stalled: slowest", "MB/s",
+               limit_key="fanout_min_MBps", goal=">=0.8x",
+               check=lambda v, lim: lim is not None and v >= 0.8 * lim),
+        Metric("stall_relay_rss_MB", "stall: relay RSS growth", "MB", reference="- / +95",
+               goal="<=8.4 (queue bound)", check=lambda v, lim: v <= 8.4),
+        Metric("stall_close_4503", "stall: stalled viewer got 4503", "%",
+               goal="100", check=lambda v, lim: v == 100),
+        Metric("exit_complete_pct", "print 16 MiB + exit: complete", "% runs",
+               reference="30 / 100", goal="100", check=lambda v, lim: v == 100),
+        Metric("late_join_s", "late joiner, 8 MiB (binary)", "s", goal="<=0.25",
+               check=lambda v, lim: v <= 0.25),
+        Metric("late_join_json_s", "late joiner, 8 MiB (JSON)", "s"),
+        Metric("scale_idle_rss_MB", "idle relay RSS", "MB"),
+        Metric("scale_agent_rss_KB", "RSS per agent connection", "KB"),
+        Metric("scale_dashboard_rss_KB", "RSS per dashboard connection", "KB"),
+        Metric("scale_connect_agents_s", "connect N agents", "s"),
+        Metric("scale_connect_dashboards_s", "connect N dashboards", "s"),
+        Metric("redis_MBps", "two relays via Redis: throughput", "MB/s"),
+    ]
+    return {m.key: m for m in ms}
+
+
+def _exact(ok: bool, what: str, run: dict[str, Any]) -> None:
+    if not ok:
+        print(f"  !! {what}: bytes not exact: {run}", file=sys.stderr)
+
+
+async def _main(args: argparse.Namespace) -> int:
+    quick: bool = args.quick
+    runs: int = args.runs or (3 if quick else 5)
+    only = set(args.only.split(",")) if args.only else set(SCENARIOS) - {"redis"}
+    if args.redis:
+        only.add("redis")
+    big = (32 if quick else 64) * MIB
+    m = _metrics()
+    raw: dict[str, list[Any]] = {}
+    out = Path(args.out)
+    logs = out.parent / "logs"
+    t_start = time.monotonic()
+    bench_cpu0 = cpu_seconds(os.getpid())
+
+    def note(name: str, result: Any) -> None:
+        raw.setdefault(name, []).append(result)
+        print(f"  {name}: {_brief(result)}", file=sys.stderr, flush=True)
+
+    timeout = aiohttp.ClientTimeout(total=None)
+    async with aiohttp.ClientSession(
+        timeout=timeout, connector=aiohttp.TCPConnector(limit=0)
+    ) as session:
+        ctx = scenarios.Ctx(session=session, logs=logs)
+        if "limits" in only:
+            print("limits", file=sys.stderr)
+            for _ in range(runs):
+                r = await asyncio.to_thread(limits.pty_read, big, "raw")
+                note("pty_raw", r)
+                m["pty_raw_MBps"].values.append(r["MBps"])
+                r = await asyncio.to_thread(limits.pty_read, big, "cooked")
+                note("pty_cooked", r)
+                m["pty_cooked_MBps"].values.append(r["MBps"])
+                e = await limits.ws_echo(session, 500 if quick else 2000)
+                m["ws_echo_p50_us"].values.append(percentile(e["samples_us"], 0.5))
+                m["ws_echo_p99_us"].values.append(percentile(e["samples_us"], 0.99))
+                h = await limits.one_hop(session, (128 if quick else 256) * MIB)
+                note("one_hop", h)
+                m["hop_cpu_ms_per_MB"].values.append(h["cpu_ms_per_MB"])
+        if "throughput" in only:
+            print("throughput", file=sys.stderr)
+            for _ in range(runs):
+                for mode in ("raw", "cooked"):
+                    r = await scenarios.burst(ctx, nbytes=big, mode=mode)
+                    note(f"throughput_{mode}", r)
+                    _exact(r["exact"], f"throughput {mode}", r)
+                    sfx = "" if mode == "raw" else "_cooked"
+                    m[f"{mode}_MBps"].values.append(r["MBps"])
+                    m[f"relay_cpu{sfx}_ms_per_MB"].values.append(r["relay_cpu_ms_per_MB"])
+                    m[f"sidecar_cpu{sfx}_ms_per_MB"].values.append(r["sidecar_cpu_ms_per_MB"])
+        if "rtt" in only:
+            print("rtt", file=sys.stderr)
+            for _ in range(runs):
+                r = await scenarios.keystroke_rtt(ctx, samples=300 if quick else 1000)
+                p50 = percentile(r["samples_us"], 0.5)
+                p99 = percentile(r["samples_us"], 0.99)
+                note("rtt", {"p50_us": p50, "p99_us": p99})
+                m["rtt_p50_us"].values.append(p50)
+                m["rtt_p99_us"].values.append(p99)
+        if "fanout" in only:
+            print("fanout", file=sys.stderr)
+            for _ in range(runs):
+                r = await scenarios.burst(ctx, nbytes=big, mode="raw", viewers=10)
+                note("fanout", r)
+                _exact(r["exact"], "fanout", r)
+                m["fanout_min_MBps"].values.append(r["MBps"])
+                m["fanout_relay_cpu_ms_per_MB"].values.append(r["relay_cpu_ms_per_MB"])
+        if "stall" in only:
+            print("stall", file=sys.stderr)
+            for _ in range(runs):
+                r = await scenarios.burst(ctx, nbytes=65 * MIB if not quick else big,
+                                          mode="raw", viewers=10, stalled=True)
+                note("stall", r)
+                _exact(r["exact"], "stall", r)
+                m["stall_min_MBps"].values.append(r["MBps"])
+                m["stall_relay_rss_MB"].values.append(r["relay_rss_growth_MB"])
+                m["stall_close_4503"].values.append(
+                    100.0 if r["stalled_close_code"] == 4503 else 0.0)
+        if "exit" in only:
+            print("exit", file=sys.stderr)
+            ok = 0
+            n = max(runs, 5)
+            for _ in range(n):
+                r = await scenarios.exit_burst(ctx, nbytes=16 * MIB, viewers=10)
+                note("exit", r)
+                ok += bool(r["all_complete"]) and r["sidecar_exit"] == 0
+            m["exit_complete_pct"].values.append(100.0 * ok / n)
+        if "late" in only:
+            print("late joiner", file=sys.stderr)
+            for _ in range(runs):
+                r = await scenarios.late_joiner(ctx, nbytes=8 * MIB)
+                note("late", r)
+                _exact(r["binary_exact"] and r["json_exact"], "late joiner", r)
+                m["late_join_s"].values.append(r["binary_s"])
+                m["late_join_json_s"].values.append(r["json_s"])
+        if "scale" in only:
+            print("scale", file=sys.stderr)
+            for _ in range(1 if quick else 3):
+                r = await scenarios.scale(ctx, agents=1000, dashboards=1000)
+                note("scale", r)
+                for k in ("idle_rss_MB", "agent_rss_KB", "dashboard_rss_KB",
+                          "connect_agents_s", "connect_dashboards_s"):
+                    m[f"scale_{k}"].values.append(r[k])
+        if "redis" in only:
+            print("redis", file=sys.stderr)
+            await _redis(m, raw, quick, runs)
+
+    metrics = list(m.values())
+    lims = {k: v for k, v in m.items()}
+    info = machine()
+    info["runs"] = runs
+    info["quick"] = quick
+    info["elapsed_s"] = time.monotonic() - t_start
+    info["bench_process_cpu_s"] = cpu_seconds(os.getpid()) - bench_cpu0
+    print()
+    print(table(metrics, lims))
+    print(f"\n{info['nproc']} x {info['cpu']}, kernel {info['kernel']}, Python {info['python']};"
+          f" medians of {runs} runs (min-max); {info['elapsed_s']:.0f} s; MB = 10^6 bytes")
+    write_json(out, info, metrics, lims, raw)
+    print(f"wrote {out}")
+    return 0
+
+
+async def _redis(m: dict[str, Metric], raw: dict[str, list[Any]], quick: bool, runs: int) -> None:
+    bench_redis = REPO / "scripts" / "bench_redis.py"
+    if not bench_redis.exists():
+        print("  scripts/bench_redis.py does not exist yet: skipped", file=sys.stderr)
+        return
+    print("  (not wired yet)", file=sys.stderr)
+
+
+def _brief(result: Any) -> str:
+    if isinstance(result, dict):
+        parts = []
+        for k, v in result.items():
+            if isinstance(v, float):
+                parts.append(f"{k}={v:.3g}")
+            elif isinstance(v, list) and len(v) > 12:
+                continue
+            elif isinstance(v, list) and all(isinstance(x, float) for x in v):
+                parts.append(f"{k}=[{', '.join(f'{x:.3g}' for x in v)}]")
+            else:
+                parts.append(f"{k}={v}")
+        return " ".join(parts)
+    return str(result)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller payloads, 3 runs (~1 min)")
+    parser.add_argument("--runs", type=int, default=0, help="runs per scenario (default 5)")
+    parser.add_argument("--only", help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    parser.add_argument("--redis", action="store_true", help="also two relays through Redis")
+    parser.add_argument("--out", default=str(REPO / "bench-results" / "latest.json"),
+                        help="JSON results file")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 16384)), hard))
+    return asyncio.run(_main(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

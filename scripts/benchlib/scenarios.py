@@ -1,0 +1,360 @@
+"""The scenarios: each starts its own relay (``agent-sidecar relay``) and sidecars
+(``agent-sidecar run``), drives them from dashboards in this process, and returns the
+numbers of one run.
+
+A scenario's agent prints :data:`READY` and waits for a keystroke ("go", sent by a
+dashboard as ``terminal:input``), so every dashboard is subscribed before the burst and
+the clock starts with the keystroke. Every dashboard checks offsets (no gap, no
+duplicate) and the CRC-32 of what it got against the expected bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from .clients import Dashboard, StalledDashboard
+from .procs import (
+    Proc,
+    Relay,
+    cpu_seconds,
+    reset_peak_rss,
+    rss_bytes,
+    start_relay,
+    start_sidecar,
+    token,
+)
+from .procs import producer as producer_argv
+from .producer import READY, expected_output, payload
+
+MIB = 1024 * 1024
+
+
+@dataclass
+class Ctx:
+    session: aiohttp.ClientSession
+    logs: Path
+    run: int = 0
+
+    def next_id(self, name: str) -> str:
+        self.run += 1
+        return f"bench-{name}-{self.run}"
+
+
+@contextlib.asynccontextmanager
+async def relay_for(ctx: Ctx, name: str, *extra: str) -> AsyncIterator[Relay]:
+    relay = await start_relay(ctx.logs / f"relay-{name}-{ctx.run}.log", *extra)
+    try:
+        yield relay
+    finally:
+        await relay.stop()
+
+
+async def _dashboards(ctx: Ctx, relay: Relay, count: int, binary: bool = True) -> list[Dashboard]:
+    boards = [Dashboard(ctx.session, relay, binary=binary, sub=f"bench-viewer-{i}")
+              for i in range(count)]
+    await asyncio.gather(*(b.connect() for b in boards))
+    return boards
+
+
+async def _close_all(boards: list[Dashboard]) -> None:
+    await asyncio.gather(*(b.close() for b in boards))
+
+
+class RssSampler:
+    """Peak RSS of a process during a window, sampled every 5 ms (plus VmHWM)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.base = rss_bytes(pid)
+        self.peak = self.base
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        reset_peak_rss(self.pid)
+        self.base = rss_bytes(self.pid)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(OSError, LookupError):
+                self.peak = max(self.peak, rss_bytes(self.pid))
+            await asyncio.sleep(0.005)
+
+    async def stop(self) -> int:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(OSError, LookupError):
+            self.peak = max(self.peak, rss_bytes(self.pid, "VmHWM"))
+        return self.peak - self.base
+
+
+async def burst(
+    ctx: Ctx, *, nbytes: int, mode: str, viewers: int = 1, stalled: bool = False,
+    binary: bool = True,
+) -> dict[str, Any]:
+    """One agent writes ``nbytes`` after "go"; ``viewers`` dashboards follow it."""
+    expected = expected_output(nbytes, mode)
+    want_crc = zlib.crc32(expected)
+    start = len(READY)
+    total = start + len(expected)
+    agent_id = ctx.next_id(f"burst-{mode}")
+    async with relay_for(ctx, "burst") as relay:
+        boards = await _dashboards(ctx, relay, viewers, binary)
+        stall: StalledDashboard | None = None
+        if stalled:
+            stall = StalledDashboard(relay)
+            await asyncio.to_thread(stall.connect)
+        sidecar = start_sidecar(relay, agent_id, producer_argv("burst", str(nbytes), mode),
+                                ctx.logs / f"sidecar-{agent_id}.log")
+        try:
+            await asyncio.gather(*(b.wait_agent(agent_id) for b in boards))
+            for b in boards:
+                b.check_from = start
+                await b.subscribe(agent_id, 0)
+            if stall is not None:
+                stall.send({"type": "subscribe", "agent_id": agent_id, "since": 0})
+            await asyncio.gather(*(b.reached(start) for b in boards))
+            sampler = RssSampler(relay.pid)
+            sampler.start()
+            done = [b.reached(total) for b in boards]
+            relay_cpu0, side_cpu0 = relay.cpu(), sidecar.cpu()
+            bench_cpu0 = cpu_seconds(os.getpid())
+            t0 = time.perf_counter()
+            await boards[0].type_keys(agent_id, "\r")
+            async with asyncio.timeout(120):
+                results = await asyncio.gather(*done, return_exceptions=True)
+            t_end = time.perf_counter()
+            relay_cpu = relay.cpu() - relay_cpu0
+            side_cpu = sidecar.cpu() - side_cpu0
+            bench_cpu = cpu_seconds(os.getpid()) - bench_cpu0
+            rss_growth = await sampler.stop()
+            code = await sidecar.wait(30)
+            stall_code = None
+            if stall is not None:
+                stall_code = await asyncio.to_thread(stall.drain_close_code, 10.0)
+                stall.close()
+        finally:
+            await sidecar.stop()
+            await _close_all(boards)
+    mb = len(expected) / 1e6
+    times = [t for t in results if isinstance(t, float)]
+    per_viewer = [mb / (t - t0) for t in times]
+    exact = all(b.crc == want_crc and b.order_errors == 0 and b.end == total for b in boards)
+    return {
+        "problems": [
+            {"viewer": i, "crc_ok": b.crc == want_crc, "order_errors": b.order_errors,
+             "end_minus_total": (b.end or 0) - total, "errors": b.errors[:3]}
+            for i, b in enumerate(boards)
+            if not (b.crc == want_crc and b.order_errors == 0 and b.end == total)
+        ],
+        "MB": mb,
+        "per_viewer_MBps": per_viewer,
+        "MBps": min(per_viewer) if len(times) == viewers else 0.0,
+        "viewers_closed": [b.close_code for b in boards if b.close_code is not None],
+        "bench_cpu_pct": 100 * bench_cpu / (t_end - t0),
+        "relay_cpu_ms_per_MB": relay_cpu * 1000 / mb,
+        "sidecar_cpu_ms_per_MB": side_cpu * 1000 / mb,
+        "relay_rss_growth_MB": rss_growth / 1e6,
+        "exact": exact,
+        "sidecar_exit": code,
+        "stalled_close_code": stall_code,
+        "frames_per_viewer": boards[0].frames,
+    }
+
+
+async def exit_burst(ctx: Ctx, *, nbytes: int, viewers: int) -> dict[str, Any]:
+    """A command prints ``nbytes`` and exits at once: does every dashboard get every byte?"""
+    expected = expected_output(nbytes, "cooked")
+    want_crc = zlib.crc32(expected)
+    start = len(READY)
+    total = start + len(expected)
+    agent_id = ctx.next_id("exit")
+    async with relay_for(ctx, "exit") as relay:
+        boards = await _dashboards(ctx, relay, viewers)
+        sidecar = start_sidecar(relay, agent_id, producer_argv("burst", str(nbytes), "cooked"),
+                                ctx.logs / f"sidecar-{agent_id}.log")
+        try:
+            await asyncio.gather(*(b.wait_agent(agent_id) for b in boards))
+            for b in boards:
+                b.check_from = start
+                await b.subscribe(agent_id, 0)
+            await asyncio.gather(*(b.reached(start) for b in boards))
+            await boards[0].type_keys(agent_id, "\r")
+            code = await sidecar.wait(60)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.gather(*(b.wait_exited(agent_id, 30) for b in boards))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    await asyncio.gather(*(b.reached(total) for b in boards))
+        finally:
+            await sidecar.stop()
+            await _close_all(boards)
+    complete = [b.crc == want_crc and b.order_errors == 0 and b.end == total for b in boards]
+    return {
+        "viewers_complete": sum(complete),
+        "viewers": viewers,
+        "all_complete": all(complete),
+        "sidecar_exit": code,
+    }
+
+
+async def keystroke_rtt(ctx: Ctx, *, samples: int) -> dict[str, Any]:
+    """Dashboard -> relay -> sidecar -> PTY (kernel echo) -> sidecar -> relay -> dashboard."""
+    agent_id = ctx.next_id("rtt")
+    async with relay_for(ctx, "rtt") as relay:
+        (board,) = await _dashboards(ctx, relay, 1)
+        sidecar = start_sidecar(relay, agent_id, producer_argv("echo"),
+                                ctx.logs / f"sidecar-{agent_id}.log")
+        try:
+            await board.wait_agent(agent_id)
+            await board.subscribe(agent_id, 0)
+            pos = len(READY)
+            await board.reached(pos)
+            times: list[float] = []
+            warm = samples // 10
+            for i in range(samples + warm):
+                pos += 1
+                fut = board.reached(pos)
+                t = time.perf_counter()
+                await board.type_keys(agent_id, "x")
+                async with asyncio.timeout(5):
+                    got = await fut
+                if i >= warm:
+                    times.append(got - t)
+        finally:
+            await sidecar.stop()
+            await board.close()
+    return {"samples_us": [t * 1e6 for t in times]}
+
+
+async def late_joiner(ctx: Ctx, *, nbytes: int) -> dict[str, Any]:
+    """8 MiB already in the scrollback: how long until a new dashboard has all of it?"""
+    agent_id = ctx.next_id("late")
+    expected = payload(nbytes)
+    want_crc = zlib.crc32(expected)
+    out: dict[str, Any] = {}
+    async with relay_for(ctx, "late") as relay:
+        (watcher,) = await _dashboards(ctx, relay, 1)
+        sidecar = start_sidecar(relay, agent_id,
+                                producer_argv("print", str(nbytes), "raw", "--stay"),
+                                ctx.logs / f"sidecar-{agent_id}.log")
+        try:
+            await watcher.wait_agent(agent_id)
+            await watcher.subscribe(agent_id, 0)
+            async with asyncio.timeout(60):
+                await watcher.reached(nbytes)
+            for binary in (True, False):
+                t_connect = time.perf_counter()
+                (late,) = await _dashboards(ctx, relay, 1, binary=binary)
+                t0 = time.perf_counter()
+                fut = late.reached(nbytes)
+                await late.subscribe(agent_id, None)
+                async with asyncio.timeout(60):
+                    t1 = await fut
+                ok = late.crc == want_crc and late.order_errors == 0
+                await late.close()
+                key = "binary" if binary else "json"
+                out[f"{key}_s"] = t1 - t0
+                out[f"{key}_with_connect_s"] = t1 - t_connect
+                out[f"{key}_exact"] = ok
+        finally:
+            await sidecar.stop()
+            await watcher.close()
+    return out
+
+
+# ---------------------------------------------------------------------- scale
+
+
+class _Raw:
+    """A bare connection for the scale test: reads and discards (answers pings)."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.task = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        with contextlib.suppress(Exception):
+            async for _ in self.ws:
+                pass
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.ws.close()
+
+
+async def scale(ctx: Ctx, *, agents: int, dashboards: int) -> dict[str, Any]:
+    """``agents`` protocol-level agents and ``dashboards`` dashboards on one relay."""
+    gate = asyncio.Semaphore(64)
+    conns: list[_Raw] = []
+    async with relay_for(ctx, "scale") as relay:
+        await asyncio.sleep(0.5)
+        idle = relay.rss()
+        ids = [f"bench-scale-{i}" for i in range(agents)]
+        agent_tokens = [token("agent", a) for a in ids]
+        dash_tokens = [token("viewer", f"bench-viewer-{i}") for i in range(dashboards)]
+
+        async def agent(i: int) -> None:
+            async with gate:
+                ws = await ctx.session.ws_connect(relay.ws + "/ws/agent", max_msg_size=0)
+                await ws.send_str(json.dumps({
+                    "type": "agent:hello", "protocol": 1, "token": agent_tokens[i],
+                    "agent_id": ids[i], "name": ids[i], "host": "bench",
+                    "command": ["bench"], "pid": 1000 + i, "cols": 80, "rows": 24,
+                    "started_at": time.time(), "labels": {},
+                }))
+                msg = await ws.receive(timeout=60)
+                if '"agent:welcome"' not in str(msg.data):
+                    raise RuntimeError(f"agent {i}: {msg.data!r}"[:200])
+                conns.append(_Raw(ws))
+
+        async def dashboard(i: int) -> None:
+            async with gate:
+                ws = await ctx.session.ws_connect(relay.ws + "/ws/dashboard", max_msg_size=0)
+                await ws.send_str(json.dumps({
+                    "type": "dashboard:connect", "protocol": 1, "token": dash_tokens[i],
+                }))
+                msg = await ws.receive(timeout=60)
+                if not str(msg.data).startswith('{"type":"dashboard:connected"'):
+                    raise RuntimeError(f"dashboard {i}: {str(msg.data)[:200]}")
+                await ws.send_str(json.dumps({"type": "subscribe", "agent_id": ids[i % agents]}))
+                conns.append(_Raw(ws))
+
+        try:
+            t0 = time.perf_counter()
+            await asyncio.gather(*(agent(i) for i in range(agents)))
+            t_agents = time.perf_counter() - t0
+            await asyncio.sleep(0.5)
+            with_agents = relay.rss()
+            t0 = time.perf_counter()
+            await asyncio.gather(*(dashboard(i) for i in range(dashboards)))
+            t_dash = time.perf_counter() - t0
+            await asyncio.sleep(0.5)
+            with_all = relay.rss()
+        finally:
+            await asyncio.gather(*(c.close() for c in conns))
+    return {
+        "idle_rss_MB": idle / 1e6,
+        "agent_rss_KB": (with_agents - idle) / agents / 1e3,
+        "dashboard_rss_KB": (with_all - with_agents) / dashboards / 1e3,
+        "total_rss_MB": with_all / 1e6,
+        "connect_agents_s": t_agents,
+        "connect_dashboards_s": t_dash,
+    }
+
+
+__all__ = ["Ctx", "Proc", "burst", "exit_burst", "keystroke_rtt", "late_joiner", "scale"]
