@@ -122,8 +122,7 @@ async def _on_text(sock: Socket, conn: AgentConn, hub: Hub, text: str) -> None:
         case CommandAck():
             await hub.agent_ack(conn, message)
         case Heartbeat():
-            sock.outbox.send_text(encode(Heartbeat(ts=message.ts)))
-            await hub.agent_seen(conn)
+            await hub.agent_heartbeat(conn, message)
         case AgentHello():
             _error(sock, ErrorCode.INVALID_MESSAGE,
                    "agent:hello: this connection is already registered")

@@ -47,6 +47,7 @@ from relay.protocol import (
     CommandInterrupt,
     CommandRequest,
     ErrorCode,
+    Heartbeat,
     Role,
     TerminalInput,
     TerminalOutput,
@@ -197,6 +198,9 @@ class Hub(Protocol):
         to every subscriber exactly once, in order. ``frame``, when given, is the binary
         frame the chunk came in; it may be forwarded as is to binary dashboards when the
         chunk is kept whole. Ignored if ``conn`` is no longer the live connection.
+
+        Never waits for a shared store: an implementation may store the chunk later
+        (queued behind earlier ones, in order), which :meth:`agent_heartbeat` accounts for.
         """
 
     async def agent_status(self, conn: AgentConn, status: AgentStatus) -> None:
@@ -208,8 +212,15 @@ class Hub(Protocol):
         that sent the request, with that dashboard's own ``request_id`` and ``agent_id``.
         Unknown or already answered ids are ignored."""
 
+    async def agent_heartbeat(self, conn: AgentConn, heartbeat: Heartbeat) -> None:
+        """Echo ``heartbeat`` to ``conn`` once everything received on ``conn`` before it
+        is stored (contract section 6: the echo confirms receipt; the sidecar relies on
+        it at exit), and record that the agent is alive. Stored means in the hub's store
+        or, while a shared store is unreachable, in this relay's outage buffer. Sends at
+        once when nothing is pending; never waits for the store itself."""
+
     async def agent_seen(self, conn: AgentConn) -> None:
-        """Record that the agent is alive (``last_seen``), e.g. on a heartbeat."""
+        """Record that the agent is alive (``last_seen``)."""
 
     # ------------------------------------------------------------------ dashboard side
 

@@ -25,4 +25,5 @@ def make_hub(config: RelayConfig) -> Hub:
         liveness_ttl=config.redis_liveness_ttl,
         sweep_interval=config.redis_sweep_interval,
         prefix=config.redis_prefix,
+        slow_consumer_bytes=config.slow_consumer_bytes,
     )

@@ -35,6 +35,7 @@ from relay.protocol import (
     CommandRequest,
     DashboardConnected,
     ErrorCode,
+    Heartbeat,
     Subscribed,
     TerminalGap,
     TerminalOutput,
@@ -192,6 +193,10 @@ class LocalHub:
                     )
                 )
             )
+
+    async def agent_heartbeat(self, conn: AgentConn, heartbeat: Heartbeat) -> None:
+        conn.peer.send_text(encode(heartbeat))  # output is stored as it arrives
+        self._touch(conn)
 
     async def agent_seen(self, conn: AgentConn) -> None:
         self._touch(conn)

@@ -45,13 +45,13 @@ import json
 import logging
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 from relay.hub import AgentConn, Control, DashboardConn, HubError, OutputSlice, Scope
@@ -69,16 +69,18 @@ from relay.protocol import (
     CommandRequest,
     DashboardConnected,
     ErrorCode,
+    Heartbeat,
     Subscribed,
     TerminalGap,
     TerminalOutput,
     Unsubscribed,
     encode,
 )
-from relay.redis_bus import REDIS_DOWN, Bus, JsonObj, backoff
+from relay.redis_bus import REDIS_DOWN, Bus, JsonObj
 from relay.redis_feed import Feed, Frame, Reader, catch_up
 from relay.redis_keys import DEFAULT_PREFIX, Keys, Record
 from relay.redis_liveness import Liveness
+from relay.redis_pipeline import Appends
 from relay.redis_state import AgentStore, Event
 from relay.redis_stream import OutputStore, slice_from
 
@@ -111,15 +113,6 @@ class _Forwarded:
     conn: AgentConn
 
 
-@dataclass(slots=True)
-class _Buffer:
-    """Output of a local agent that Redis has not confirmed yet."""
-
-    conn_id: str
-    chunks: deque[tuple[int, bytes]] = field(default_factory=deque)
-    size: int = 0
-
-
 class RedisHub:
     """Implements :class:`relay.hub.Hub` on a shared Redis."""
 
@@ -134,6 +127,7 @@ class RedisHub:
         prefix: str = DEFAULT_PREFIX,
         clock: Callable[[], float] = time.time,
         read_block: float = 5.0,
+        slow_consumer_bytes: int | None = None,
     ) -> None:
         self._url = url
         self._scrollback_bytes = scrollback_bytes
@@ -143,6 +137,7 @@ class RedisHub:
         self._keys = Keys(prefix)
         self._clock = clock
         self._read_block = read_block
+        self._slow_consumer_bytes = slow_consumer_bytes
         self.relay_id = secrets.token_hex(6)
         self._counter = 0
         # Shared-state copy
@@ -153,8 +148,6 @@ class RedisHub:
         self._local: dict[str, AgentConn] = {}
         self._local_version: dict[str, int] = {}
         self._confirmed_end: dict[str, int] = {}
-        self._buffers: dict[str, _Buffer] = {}
-        self._flush_locks: dict[str, asyncio.Lock] = {}
         self._to_detach: dict[str, str] = {}
         self._dashboards: dict[DashboardConn, set[str]] = {}
         self._feeds: dict[str, Feed] = {}
@@ -162,7 +155,6 @@ class RedisHub:
         self._forwarded: dict[str, _Forwarded] = {}
         self._forget_timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._flusher: asyncio.Task[None] | None = None
         self._degraded_logged = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -174,6 +166,12 @@ class RedisHub:
         )
         self._store = AgentStore(self._client, self._keys)
         self._output = OutputStore(self._client, self._keys, self._scrollback_bytes)
+        self._appends = Appends(
+            self._output, self._feeds, self._confirmed_end, limit=self._scrollback_bytes,
+            slow_consumer_bytes=self._slow_consumer_bytes,
+            is_live=self._is_live, reassert=self._reassert, on_down=self._down,
+            clock=self._clock,
+        )
         self._liveness = Liveness(
             self._client, self._keys, self.relay_id, self._store,
             ttl=self._liveness_ttl, sweep_interval=self._sweep_interval,
@@ -200,12 +198,13 @@ class RedisHub:
         for handle in self._forget_timers.values():
             handle.cancel()
         self._forget_timers.clear()
-        tasks = [t for t in (*self._tasks, self._flusher) if t is not None]
+        tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, *REDIS_DOWN):
                 await task
+        await self._appends.close()
         await self._bus.close()
         await self._reader.close()
         await self._liveness.close()
@@ -254,7 +253,8 @@ class RedisHub:
         del self._local[agent_id]
         self._local_version.pop(agent_id, None)
         try:
-            await self._flush(agent_id)
+            if not await self._appends.received(agent_id):
+                raise RedisConnectionError("the agent's output is still buffered")
             await self._detach_in_redis(agent_id, conn.conn_id)
         except REDIS_DOWN:
             self._down()
@@ -270,37 +270,15 @@ class RedisHub:
     async def agent_output(
         self, conn: AgentConn, chunk: TerminalOutput, frame: bytes | None = None
     ) -> None:
-        agent_id = conn.agent_id
-        if self._local.get(agent_id) is not conn or not chunk.data:
+        if self._local.get(conn.agent_id) is not conn or not chunk.data:
             return
-        buffer = self._buffers.get(agent_id)
-        if buffer is None:
-            try:
-                appended = await self._output.append(
-                    agent_id, conn.conn_id, chunk.offset, chunk.data, self._clock()
-                )
-            except REDIS_DOWN:
-                self._down()
-                buffer = self._buffers.setdefault(agent_id, _Buffer(conn.conn_id))
-            else:
-                if appended is None or appended.chunk is None:
-                    return
-                self._confirmed_end[agent_id] = appended.end
-                feed = self._feeds.get(agent_id)
-                kept = appended.chunk
-                if feed is not None:
-                    before = kept.offset if appended.gap_from is None else appended.gap_from
-                    if feed.tail >= before:
-                        whole = kept.offset == chunk.offset and len(kept.data) == len(chunk.data)
-                        feed.deliver(kept.offset, kept.data, frame if whole else None)
-                return
-        self._buffer(agent_id, buffer, chunk.offset, chunk.data)
-        feed = self._feeds.get(agent_id)
-        if feed is not None and feed.tail >= chunk.offset:
-            feed.deliver(chunk.offset, chunk.data, frame)
+        self._appends.push(conn.agent_id, conn.conn_id, chunk.offset, chunk.data, frame)
 
     async def agent_status(self, conn: AgentConn, status: AgentStatus) -> None:
         agent_id = conn.agent_id
+        if self._local.get(agent_id) is not conn:
+            return
+        await self._appends.received(agent_id)  # the offset below includes the output
         if self._local.get(agent_id) is not conn:
             return
         now = self._clock()
@@ -351,6 +329,14 @@ class RedisHub:
             return
         del self._forwarded[rid]
         await self._send_ack(forwarded.origin, rid, ack.ok, ack.error)
+
+    async def agent_heartbeat(self, conn: AgentConn, heartbeat: Heartbeat) -> None:
+        echo = encode(heartbeat)
+        if self._local.get(conn.agent_id) is conn:
+            self._appends.when_received(conn.agent_id, lambda _ok: conn.peer.send_text(echo))
+        else:
+            conn.peer.send_text(echo)
+        await self.agent_seen(conn)
 
     async def agent_seen(self, conn: AgentConn) -> None:
         if self._local.get(conn.agent_id) is not conn:
@@ -542,8 +528,7 @@ class RedisHub:
         await self._liveness.beat()
         for agent_id in list(self._local):
             await self._reassert(agent_id)
-        for agent_id in list(self._buffers):
-            await self._flush(agent_id)
+        await self._appends.flush()
         for agent_id, conn_id in list(self._to_detach.items()):
             await self._detach_in_redis(agent_id, conn_id)
             self._to_detach.pop(agent_id, None)
@@ -598,6 +583,10 @@ class RedisHub:
         for agent_id in agent_ids:
             if agent_id not in records:
                 self._apply(agent_id, None)
+
+    def _is_live(self, agent_id: str, conn_id: str) -> bool:
+        local = self._local.get(agent_id)
+        return local is not None and local.conn_id == conn_id
 
     def _down(self) -> None:
         if not self._degraded_logged:
@@ -721,57 +710,6 @@ class RedisHub:
         now = self._clock()
         if await self._store.detach(agent_id, conn_id, now, now + self._forget_after):
             self._schedule_forget(agent_id)
-
-    # ------------------------------------------------------------------ buffering
-
-    def _buffer(self, agent_id: str, buffer: _Buffer, offset: int, data: bytes) -> None:
-        buffer.chunks.append((offset, data))
-        buffer.size += len(data)
-        while buffer.size > self._scrollback_bytes and len(buffer.chunks) > 1:
-            _offset, dropped = buffer.chunks.popleft()
-            buffer.size -= len(dropped)
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_all(), name="redis-flush")
-
-    async def _flush_all(self) -> None:
-        attempt = 0
-        try:
-            while self._buffers:
-                try:
-                    for agent_id in list(self._buffers):
-                        await self._flush(agent_id)
-                except REDIS_DOWN:
-                    self._down()
-                    await asyncio.sleep(backoff(attempt))
-                    attempt += 1
-        finally:
-            self._flusher = None
-
-    async def _flush(self, agent_id: str) -> None:
-        """Append the buffered output of ``agent_id`` in order (raises while Redis is
-        down; what was appended is gone from the buffer, the rest stays)."""
-        lock = self._flush_locks.setdefault(agent_id, asyncio.Lock())
-        async with lock:
-            buffer = self._buffers.get(agent_id)
-            retried = False
-            while buffer is not None and buffer.chunks:
-                offset, data = buffer.chunks[0]
-                appended = await self._output.append(
-                    agent_id, buffer.conn_id, offset, data, self._clock()
-                )
-                local = self._local.get(agent_id)
-                if appended is None and not retried and local is not None \
-                        and local.conn_id == buffer.conn_id and await self._reassert(agent_id):
-                    retried = True
-                    continue  # Redis had lost the agent (restart): written back, retry
-                retried = False
-                buffer.chunks.popleft()
-                buffer.size -= len(data)
-                if appended is not None:
-                    self._confirmed_end[agent_id] = appended.end
-            if buffer is not None and self._buffers.get(agent_id) is buffer:
-                del self._buffers[agent_id]
-            self._flush_locks.pop(agent_id, None)
 
     # ------------------------------------------------------------------ forgetting
 

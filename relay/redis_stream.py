@@ -18,7 +18,10 @@ The append is one Lua script, atomic in Redis: it checks that the caller is the 
 live connection, drops bytes below the end (a resend after failover), keeps the new
 tail, and when the chunk starts above the end records a gap by discarding the older
 entries (the scrollback has no holes; readers see an entry starting past their position
-and announce ``terminal:gap``). ``start`` is the oldest retained offset; the oldest
+and announce ``terminal:gap``). One call may carry several consecutive chunks (the
+append pipeline of ``relay.redis_pipeline`` sends what queued up during the previous
+call): the checks apply to their whole range and each chunk becomes its own entry, so
+readers get the chunks as the sidecar cut them. ``start`` is the oldest retained offset; the oldest
 entry may begin below it (it is sliced on read), so Redis holds at most ``capacity``
 bytes plus one chunk per agent. Offsets are Lua numbers: exact below 2**53 (8 PiB).
 """
@@ -33,8 +36,9 @@ import redis.asyncio as aioredis
 from relay.redis_keys import Keys
 from relay.scrollback import Chunk
 
-# KEYS: record hash, stream.  ARGV: conn id ('' skips the check), offset, data,
-# capacity, now.  Returns {-1} (not the live connection), {0, end} (nothing new) or
+# KEYS: record hash, stream.  ARGV: conn id ('' skips the check), offset, capacity,
+# now, then the data as one or more consecutive pieces (one entry each).  Returns {-1}
+# (not the live connection), {0, end} (nothing new) or
 # {1, end, kept_offset, gap_from (-1: none), start}.
 APPEND_LUA = """
 local rec, stream = KEYS[1], KEYS[2]
@@ -42,33 +46,45 @@ if ARGV[1] ~= '' and redis.call('HGET', rec, 'conn') ~= ARGV[1] then
   return {-1}
 end
 local offset = tonumber(ARGV[2])
-local data = ARGV[3]
-local capacity = tonumber(ARGV[4])
+local capacity = tonumber(ARGV[3])
 local e = tonumber(redis.call('HGET', rec, 'end') or '0')
 local s = tonumber(redis.call('HGET', rec, 'start') or '0')
-redis.call('HSET', rec, 'seen', ARGV[5])
-local n = #data
+redis.call('HSET', rec, 'seen', ARGV[4])
+local n = 0
+for i = 5, #ARGV do n = n + #ARGV[i] end
 if n == 0 or offset + n <= e then
   return {0, e}
 end
 local gap = -1
+local kept = offset
 if offset < e then
-  data = string.sub(data, e - offset + 1)
-  offset = e
+  kept = e
 elseif offset > e then
   gap = e
   redis.call('DEL', stream)
   s = offset
 end
-local new_end = offset + #data
-redis.call('XADD', stream, string.format('%d-0', new_end),
-           'o', string.format('%d', offset), 'd', data)
+local pos = offset
+for i = 5, #ARGV do
+  local piece = ARGV[i]
+  local piece_end = pos + #piece
+  if piece_end > kept then
+    if pos < kept then
+      piece = string.sub(piece, kept - pos + 1)
+      pos = kept
+    end
+    redis.call('XADD', stream, string.format('%d-0', piece_end),
+               'o', string.format('%d', pos), 'd', piece)
+  end
+  pos = piece_end
+end
+local new_end = offset + n
 if new_end - s > capacity then
   s = new_end - capacity
   redis.call('XTRIM', stream, 'MINID', string.format('%d-1', s))
 end
 redis.call('HSET', rec, 'end', string.format('%d', new_end), 'start', string.format('%d', s))
-return {1, new_end, offset, gap, s}
+return {1, new_end, kept, gap, s}
 """
 
 
@@ -145,13 +161,21 @@ class OutputStore:
         self._append = client.register_script(APPEND_LUA)
 
     async def append(
-        self, agent_id: str, conn_id: str, offset: int, data: bytes, now: float
+        self, agent_id: str, conn_id: str, offset: int, data: bytes | list[bytes],
+        now: float,
     ) -> Appended | None:
-        """Append idempotently; None when ``conn_id`` is not the live connection."""
+        """Append idempotently; None when ``conn_id`` is not the live connection.
+
+        ``data`` may be a list of consecutive pieces (bytes from ``offset`` on, in order):
+        they are appended in one call as one entry each, so readers get the chunks as
+        the sidecar cut them."""
+        pieces = [data] if isinstance(data, bytes) else data
         res = await self._append(
             keys=[self._keys.agent(agent_id), self._keys.out(agent_id)],
-            args=[conn_id, offset, data, self._capacity, repr(now)],
+            args=[conn_id, offset, self._capacity, repr(now), *pieces],
         )
+        if not isinstance(data, bytes):
+            data = b"".join(pieces)
         status = int(res[0])
         if status < 0:
             return None

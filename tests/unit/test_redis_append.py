@@ -117,3 +117,26 @@ def test_make_hub_without_redis_url_does_not_import_redis() -> None:
         "assert 'redis' not in sys.modules, 'redis imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_pieces_in_one_call_become_one_entry_each_and_keep_only_the_new_tail(
+    client: aioredis.Redis,
+) -> None:
+    store = OutputStore(client, KEYS, capacity=100)
+    await store.append("a", "c1", 0, [b"ab", b"cd"], 1.0)
+    overlap = await store.append("a", "c1", 1, [b"bc", b"def", b"gh"], 1.0)
+    assert overlap is not None
+    assert overlap.chunk is not None
+    assert (overlap.chunk.offset, overlap.chunk.data) == (4, b"efgh")
+    assert await _bytes(store) == (0, 8, b"abcdefgh")
+    entries = await client.xrange(KEYS.out("a"))
+    assert [(e[0], e[1][b"d"]) for e in entries] == [
+        (b"2-0", b"ab"), (b"4-0", b"cd"), (b"6-0", b"ef"), (b"8-0", b"gh")
+    ]
+    dup = await store.append("a", "c1", 2, [b"cd", b"ef"], 1.0)
+    assert dup is not None
+    assert dup.chunk is None
+    gap = await store.append("a", "c1", 10, [b"xy", b"z"], 1.0)
+    assert gap is not None
+    assert gap.gap_from == 8
+    assert await _bytes(store) == (10, 13, b"xyz")
