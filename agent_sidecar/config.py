@@ -43,6 +43,10 @@ class LinkConfig:
     max_chunk_bytes: int = 256 * 1024
     #: Send output as binary frames (else JSON ``terminal:output``).
     binary: bool = True
+    #: While the PTY streams (reads of at least ``coalesce_read_bytes``), hold output
+    #: up to this long so that it goes out in few large frames; 0 sends every read.
+    coalesce_delay: float = 0.002
+    coalesce_read_bytes: int = 2048
 
     def __post_init__(self) -> None:
         if not self.urls:
@@ -53,6 +57,8 @@ class LinkConfig:
                 raise UsageError(f"{name} must be positive, got {getattr(self, name)}")
         if self.heartbeat_interval >= self.dead_after:
             raise UsageError("heartbeat_interval must be shorter than dead_after")
+        if not 0 <= self.coalesce_delay <= 1:
+            raise UsageError(f"coalesce_delay must be 0..1 s, got {self.coalesce_delay}")
         if not 1 <= self.max_chunk_bytes <= 1000 * 1024:
             raise UsageError(f"max_chunk_bytes must be 1..1024000, got {self.max_chunk_bytes}")
 

@@ -59,8 +59,6 @@ FINAL_CLOSE_CODES = frozenset(
     {CloseCode.UNAUTHENTICATED, CloseCode.FORBIDDEN, CloseCode.REPLACED}
 )
 
-#: Below this many pending bytes the sender yields once to the loop before sending.
-COALESCE_BYTES = 16 * 1024
 #: Smallest output frame payload the link shrinks to after a 1009 (message too big).
 MIN_CHUNK_BYTES = 4096
 
@@ -152,12 +150,26 @@ class Link:
         self.connected = asyncio.Event()
         #: Bytes the relay will never get (dropped before they could be sent).
         self.gap_bytes = 0
+        #: Output coalescing: the stream end at the last wake, whether the last append
+        #: was a streaming-size read, and the loop time until which output is held.
+        self._seen_end = retention.end
+        self._streaming = False
+        self._hold_until: float | None = None
 
     # ------------------------------------------------------------------ PTY side
 
     def wake(self) -> None:
-        """New output is in the retention buffer."""
-        self._wake.set()
+        """New output is in the retention buffer.
+
+        A large append (the PTY is streaming) does not wake the sender while it holds
+        output to coalesce it; a small one (a keystroke echo, the end of a burst) does.
+        """
+        end = self.retention.end
+        grew = end - self._seen_end
+        self._seen_end = end
+        self._streaming = grew >= self.config.coalesce_read_bytes
+        if self._hold_until is None or not self._streaming:
+            self._wake.set()
 
     def status_changed(self) -> None:
         self._status_version += 1
@@ -407,7 +419,6 @@ class Link:
     async def _sender(self, conn: _Conn) -> None:
         ws = conn.ws
         ret = self.retention
-        coalesced = False
         while True:
             max_chunk = self._max_chunk
             self._wake.clear()
@@ -422,13 +433,8 @@ class Link:
                     await ws.send_str(encode(status))
                     continue
             if conn.sent < ret.end:
-                if ret.end - conn.sent < COALESCE_BYTES and not coalesced:
-                    # A PTY read is 4 kB at most: let one more loop turn add what is
-                    # already waiting, so that a busy command gives fewer, larger frames.
-                    coalesced = True
-                    await asyncio.sleep(0)
+                if await self._hold(conn, max_chunk):
                     continue
-                coalesced = False
                 first, data = ret.read(conn.sent, max_chunk)
                 if first > conn.sent:
                     log.warning("%d bytes dropped before they could be sent", first - conn.sent)
@@ -445,6 +451,37 @@ class Link:
                 await ws.send_str(encode(Heartbeat(ts=conn.drain_ts)))
                 continue
             await self._wake.wait()
+
+    async def _hold(self, conn: _Conn, max_chunk: int) -> bool:
+        """Coalesce a streaming burst: True if output was held (look again after).
+
+        Output is held only while the PTY delivers full-size reads, for at most
+        ``coalesce_delay`` after the sender first saw it, and never when a full frame is
+        ready or the command has ended; so a keystroke echo goes out at once and a burst
+        goes out in frames of up to ``max_chunk`` bytes.
+        """
+        delay = self.config.coalesce_delay
+        if (
+            delay <= 0
+            or not self._streaming
+            or self._complete
+            or self.retention.end - conn.sent >= max_chunk
+        ):
+            self._hold_until = None
+            return False
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._hold_until is None:
+            self._hold_until = now + delay
+        remaining = self._hold_until - now
+        if remaining > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._wake.wait()
+            if loop.time() < self._hold_until:
+                return True  # woken early (a reply, a status, a small read): look again
+        self._hold_until = None
+        return False
 
     async def _send_output(
         self, ws: aiohttp.ClientWebSocketResponse, offset: int, data: bytes
