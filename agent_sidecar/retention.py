@@ -4,6 +4,12 @@ Everything the PTY produced goes in; the relay link reads from any retained offs
 When full, the oldest bytes are dropped (the child is never blocked by a slow or absent
 relay); a reader asking for a dropped offset gets the oldest retained byte instead, and
 the relay records the gap.
+
+Storage is a ring: until the stream first exceeds ``capacity`` the bytes sit in a
+growing ``bytearray``; from then on that buffer is exactly ``capacity`` long and new
+bytes overwrite the oldest in place. An append is one copy into the ring and a read one
+copy out of it, whatever the fill level (a ``bytearray`` whose prefix is deleted is
+moved to a fresh allocation every time it grows: 8 MiB copied per MiB appended).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 class Retention:
     """A byte window ``[start, end)`` of an output stream of at most ``capacity`` bytes."""
 
-    __slots__ = ("_buf", "_start", "capacity", "dropped")
+    __slots__ = ("_buf", "_end", "_origin", "_ring", "_start", "capacity", "dropped")
 
     def __init__(self, capacity: int, start: int = 0) -> None:
         if capacity < 1:
@@ -21,7 +27,12 @@ class Retention:
             raise ValueError(f"start must be >= 0, got {start}")
         self.capacity = capacity
         self._buf = bytearray()
+        #: Ring mode: ``_buf`` has ``capacity`` bytes and offset ``o`` lives at
+        #: ``(o - _origin) % capacity``. Linear mode: offset ``o`` at ``o - _start``.
+        self._ring = False
+        self._origin = start
         self._start = start
+        self._end = start
         #: Bytes dropped because the buffer was full (for logs and tests).
         self.dropped = 0
 
@@ -33,27 +44,44 @@ class Retention:
     @property
     def end(self) -> int:
         """Offset of the next byte to be appended (the stream's length so far)."""
-        return self._start + len(self._buf)
+        return self._end
 
     def __len__(self) -> int:
-        return len(self._buf)
+        return self._end - self._start
 
     def append(self, data: bytes) -> None:
-        if not data:
+        n = len(data)
+        if not n:
             return
-        if len(data) >= self.capacity:
-            skip = len(data) - self.capacity
-            self.dropped += len(self._buf) + skip
-            self._start = self.end + skip
-            self._buf = bytearray(data[skip:])
+        cap = self.capacity
+        if not self._ring:
+            if len(self._buf) + n <= cap:
+                self._buf += data
+                self._end += n
+                return
+            self._to_ring()
+        if n >= cap:
+            self.dropped += (self._end - self._start) + (n - cap)
+            self._buf[:] = memoryview(data)[n - cap:]
+            self._end += n
+            self._start = self._origin = self._end - cap
             return
-        self._buf += data
-        over = len(self._buf) - self.capacity
+        i = (self._end - self._origin) % cap
+        first = min(n, cap - i)
+        self._buf[i : i + first] = data if first == n else memoryview(data)[:first]
+        if first < n:
+            self._buf[: n - first] = memoryview(data)[first:]
+        self._end += n
+        over = self._end - self._start - cap
         if over > 0:
-            # Deleting a prefix of a bytearray is amortised O(1) in CPython.
-            del self._buf[:over]
             self._start += over
             self.dropped += over
+
+    def _to_ring(self) -> None:
+        """Switch to ring mode: the buffer becomes exactly ``capacity`` bytes long."""
+        self._buf.extend(bytes(self.capacity - len(self._buf)))
+        self._origin = self._start
+        self._ring = True
 
     def read(self, offset: int, max_bytes: int) -> tuple[int, bytes]:
         """Up to ``max_bytes`` from ``offset`` on: ``(first_offset, data)``.
@@ -64,10 +92,18 @@ class Retention:
         if max_bytes < 1:
             raise ValueError(f"max_bytes must be positive, got {max_bytes}")
         first = max(offset, self._start)
-        if first >= self.end:
-            return self.end, b""
-        i = first - self._start
-        return first, bytes(self._buf[i : i + max_bytes])
+        if first >= self._end:
+            return self._end, b""
+        n = min(max_bytes, self._end - first)
+        with memoryview(self._buf) as view:
+            if not self._ring:
+                i = first - self._start
+                return first, bytes(view[i : i + n])
+            cap = self.capacity
+            i = (first - self._origin) % cap
+            if i + n <= cap:
+                return first, bytes(view[i : i + n])
+            return first, b"".join((view[i:], view[: n - (cap - i)]))
 
     def shift(self, by: int) -> None:
         """Renumber every offset by ``by`` (done once, at the first ``agent:welcome``).
@@ -78,3 +114,5 @@ class Retention:
         if self._start + by < 0:
             raise ValueError(f"cannot shift offsets below 0 (start {self._start}, by {by})")
         self._start += by
+        self._end += by
+        self._origin += by

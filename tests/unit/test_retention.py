@@ -76,3 +76,26 @@ def test_buffer_always_holds_the_newest_bytes_of_the_stream(
     assert r.start == max(0, len(stream) - capacity)
     assert r.dropped == r.start
     assert r.read(0, 10**6) == (r.start, stream[r.start :])
+
+
+@given(
+    st.integers(min_value=1, max_value=64),
+    st.integers(min_value=0, max_value=100),
+    st.lists(st.binary(max_size=90), max_size=40),
+    st.lists(st.tuples(st.integers(0, 2000), st.integers(1, 100)), min_size=1, max_size=5),
+)
+def test_ring_reads_match_the_stream_at_every_offset_after_any_shift(
+    capacity: int, shift: int, chunks: list[bytes], reads: list[tuple[int, int]]
+) -> None:
+    """The ring wraps around: every read equals the same slice of the plain stream."""
+    r = Retention(capacity)
+    r.shift(shift)
+    stream = b""
+    for chunk in chunks:
+        r.append(chunk)
+        stream += chunk
+        for offset, size in reads:
+            first = max(offset, r.start)
+            want = stream[first - shift : first - shift + size] if first < r.end else b""
+            assert r.read(offset, size) == (min(first, r.end), want)
+    assert len(r) == min(capacity, len(stream))
