@@ -96,7 +96,7 @@ async def _main(args: argparse.Namespace) -> int:
     async with aiohttp.ClientSession(
         timeout=timeout, connector=aiohttp.TCPConnector(limit=0)
     ) as session:
-        ctx = scenarios.Ctx(session=session, logs=logs)
+        ctx = scenarios.Ctx(session=session, logs=logs, profile=args.profile)
         if "limits" in only:
             print("limits", file=sys.stderr)
             for _ in range(runs):
@@ -226,6 +226,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=0, help="runs per scenario (default 5)")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(SCENARIOS)}")
     parser.add_argument("--redis", action="store_true", help="also two relays through Redis")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy profiles of relay and sidecar during each burst "
+                             "(bench-results/logs/profile-*.txt; needs py-spy)")
     parser.add_argument("--out", default=str(REPO / "bench-results" / "latest.json"),
                         help="JSON results file")
     args = parser.parse_args()

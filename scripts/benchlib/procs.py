@@ -35,6 +35,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def minor_faults(pid: int) -> int:
+    """Minor page faults of ``pid`` so far (fresh memory being touched)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    return int(stat[stat.rindex(b")") + 2:].split()[7])
+
+
 def rss_bytes(pid: int, key: str = "VmRSS") -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -73,6 +80,9 @@ class Proc:
 
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
+
+    def faults(self) -> int:
+        return minor_faults(self.pid)
 
     def rss(self) -> int:
         return rss_bytes(self.pid)

@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
+import subprocess
 import time
 import zlib
 from collections.abc import AsyncIterator
@@ -45,6 +47,8 @@ class Ctx:
     session: aiohttp.ClientSession
     logs: Path
     run: int = 0
+    #: Record py-spy profiles of the relay and the sidecar during each burst.
+    profile: bool = False
 
     def next_id(self, name: str) -> str:
         self.run += 1
@@ -130,7 +134,10 @@ async def burst(
             sampler = RssSampler(relay.pid)
             sampler.start()
             done = [b.reached(total) for b in boards]
+            spies = [profiler(p, ctx.logs / f"profile-{who}-{agent_id}.txt")
+                     for who, p in (("relay", relay), ("sidecar", sidecar))] if ctx.profile else []
             relay_cpu0, side_cpu0 = relay.cpu(), sidecar.cpu()
+            relay_flt0, side_flt0 = relay.faults(), sidecar.faults()
             bench_cpu0 = cpu_seconds(os.getpid())
             t0 = time.perf_counter()
             await boards[0].type_keys(agent_id, "\r")
@@ -139,7 +146,12 @@ async def burst(
             t_end = time.perf_counter()
             relay_cpu = relay.cpu() - relay_cpu0
             side_cpu = sidecar.cpu() - side_cpu0
+            relay_flt = relay.faults() - relay_flt0
+            side_flt = sidecar.faults() - side_flt0
             bench_cpu = cpu_seconds(os.getpid()) - bench_cpu0
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)
+                spy.wait()
             rss_growth = await sampler.stop()
             code = await sidecar.wait(30)
             stall_code = None
@@ -168,11 +180,23 @@ async def burst(
         "relay_cpu_ms_per_MB": relay_cpu * 1000 / mb,
         "sidecar_cpu_ms_per_MB": side_cpu * 1000 / mb,
         "relay_rss_growth_MB": rss_growth / 1e6,
+        "relay_faults_per_MB": relay_flt / mb,
+        "sidecar_faults_per_MB": side_flt / mb,
         "exact": exact,
         "sidecar_exit": code,
         "stalled_close_code": stall_code,
         "frames_per_viewer": boards[0].frames,
     }
+
+
+def profiler(proc: Proc, out: Path) -> subprocess.Popen[bytes]:
+    """``py-spy record`` of ``proc`` until SIGINT: collapsed stacks of the thread holding
+    the GIL (on-CPU Python time), sampled without pausing the process."""
+    return subprocess.Popen(
+        ["py-spy", "record", "--nonblocking", "--gil", "--format", "raw", "--rate", "500",
+         "-o", str(out), "--pid", str(proc.pid)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
 
 
 async def exit_burst(ctx: Ctx, *, nbytes: int, viewers: int) -> dict[str, Any]:
