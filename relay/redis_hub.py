@@ -15,25 +15,17 @@ What each relay keeps in memory:
 - its own agent connections (``_local``) and dashboards;
 - one :class:`relay.redis_feed.Feed` per watched agent, fed by the relay's ``XREAD``
   loop and, for local agents, directly after each append;
-- requests in flight: ``_pending`` (asked by a dashboard here, keyed by the relay-side
-  request id) and ``_forwarded`` (asked elsewhere, delivered to an agent here).
-
-Control routing: the dashboard's relay reads the agent's live connection and relay from
-Redis; a remote relay gets the message on its channel (``PUBLISH`` answering 0 means no
-relay listens: ``agent_offline`` at once), delivers it and publishes the sidecar's ack
-back. A request is answered ``ok: false`` when the agent's relay sees the connection go
-first, or when the asking relay sees an event that moves the agent off that connection
-(replaced, disconnected, swept after a hard stop), whichever comes first; the other
-finds nothing pending.
+- output of its agents not yet in Redis (``relay.redis_pipeline``);
+- requests in flight (``relay.redis_control``, which also routes control messages).
 
 Redis trouble: every call that fails marks the relay degraded (``healthy()`` is False
 until the bus has resubscribed and a PING answers). Output of local agents keeps going
-to local subscribers and is buffered (at most ``scrollback_bytes`` per agent, oldest
-dropped, which the append then records as a gap) and flushed idempotently in order once
-Redis answers. On every resubscription the relay refreshes its liveness key, writes its
-live agents back (Redis may have lost them), flushes, finishes detaches that failed, and
-reloads the records. A sidecar that connects while Redis is unreachable is closed with
-1013 (try again later) and retries.
+to local subscribers and stays queued (at most ``scrollback_bytes`` per agent, oldest
+dropped, which the append then records as a gap) until an append succeeds. On every
+resubscription the relay refreshes its liveness key, writes its live agents back (Redis
+may have lost them), flushes the queues, finishes detaches that failed, and reloads the
+records. A sidecar that connects while Redis is unreachable is closed with 1013 (try
+again later) and retries.
 """
 
 from __future__ import annotations
@@ -41,12 +33,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import secrets
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -65,8 +55,6 @@ from relay.protocol import (
     AgentWelcome,
     CloseCode,
     CommandAck,
-    CommandInterrupt,
-    CommandRequest,
     DashboardConnected,
     ErrorCode,
     Heartbeat,
@@ -76,7 +64,8 @@ from relay.protocol import (
     Unsubscribed,
     encode,
 )
-from relay.redis_bus import REDIS_DOWN, Bus, JsonObj
+from relay.redis_bus import REDIS_DOWN, Bus
+from relay.redis_control import DISCONNECTED_BEFORE_ACK, REPLACED_BEFORE_ACK, Routing
 from relay.redis_feed import Feed, Frame, Reader, catch_up
 from relay.redis_keys import DEFAULT_PREFIX, Keys, Record
 from relay.redis_liveness import Liveness
@@ -89,28 +78,6 @@ log = logging.getLogger(__name__)
 #: Close code for a sidecar that connects while Redis is unreachable (RFC 6455 "try
 #: again later"); the sidecar retries it like any close but 4401/4403/4409.
 TRY_AGAIN_LATER = 1013
-DISCONNECTED_BEFORE_ACK = "the agent disconnected before it acknowledged"
-REPLACED_BEFORE_ACK = "the agent's connection was replaced before the ack"
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    """A request from a dashboard on this relay."""
-
-    dashboard: DashboardConn
-    request_id: str
-    agent_id: str
-    conn_id: str
-    #: Record version the routing decision was based on.
-    version: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Forwarded:
-    """A request from another relay, delivered to an agent connected here."""
-
-    origin: str
-    conn: AgentConn
 
 
 class RedisHub:
@@ -139,7 +106,6 @@ class RedisHub:
         self._read_block = read_block
         self._slow_consumer_bytes = slow_consumer_bytes
         self.relay_id = secrets.token_hex(6)
-        self._counter = 0
         # Shared-state copy
         self._agents: dict[str, Record] = {}
         self._applied = 0
@@ -151,8 +117,6 @@ class RedisHub:
         self._to_detach: dict[str, str] = {}
         self._dashboards: dict[DashboardConn, set[str]] = {}
         self._feeds: dict[str, Feed] = {}
-        self._pending: dict[str, _Pending] = {}
-        self._forwarded: dict[str, _Forwarded] = {}
         self._forget_timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._degraded_logged = False
@@ -181,9 +145,14 @@ class RedisHub:
             self._url, self._keys, self._feeds, self._client, on_down=self._down,
             block=self._read_block,
         )
+        self._routing = Routing(
+            self._client, self._keys, self.relay_id, local=self._local,
+            dashboards=self._dashboards, agents=self._agents, on_down=self._down,
+            spawn=self._spawn,
+        )
         self._bus = Bus(
             self._url, self._keys, self.relay_id, on_event=self._on_event,
-            on_message=self._on_message, on_resync=self._resync, on_down=self._down,
+            on_message=self._routing.on_message, on_resync=self._resync, on_down=self._down,
         )
         self._bus.start()
         self._reader.start()
@@ -235,7 +204,7 @@ class RedisHub:
             return 0
         old = self._local.get(agent_id)
         if old is not None and old is not conn:
-            self._fail_conn(old, REPLACED_BEFORE_ACK)
+            self._routing.fail_conn(old, REPLACED_BEFORE_ACK)
             old.peer.close(CloseCode.REPLACED, "replaced by a newer connection")
         self._local[agent_id] = conn
         self._local_version[agent_id] = attached.version
@@ -246,7 +215,7 @@ class RedisHub:
         return attached.end
 
     async def detach_agent(self, conn: AgentConn) -> None:
-        self._fail_conn(conn, DISCONNECTED_BEFORE_ACK)
+        self._routing.fail_conn(conn, DISCONNECTED_BEFORE_ACK)
         agent_id = conn.agent_id
         if self._local.get(agent_id) is not conn:
             return
@@ -315,20 +284,7 @@ class RedisHub:
 
     async def agent_ack(self, conn: AgentConn, ack: CommandAck) -> None:
         await self.agent_seen(conn)
-        rid = ack.request_id
-        pending = self._pending.get(rid)
-        if pending is not None:
-            if pending.conn_id != conn.conn_id:
-                return
-            del self._pending[rid]
-            self._answer(pending, ack.ok, ack.error)
-            return
-        forwarded = self._forwarded.get(rid)
-        if forwarded is None or forwarded.conn is not conn:
-            log.debug("ignoring an ack for an unknown request from agent %s", conn.agent_id)
-            return
-        del self._forwarded[rid]
-        await self._send_ack(forwarded.origin, rid, ack.ok, ack.error)
+        await self._routing.agent_ack(conn, ack)
 
     async def agent_heartbeat(self, conn: AgentConn, heartbeat: Heartbeat) -> None:
         echo = encode(heartbeat)
@@ -380,8 +336,7 @@ class RedisHub:
     async def detach_dashboard(self, conn: DashboardConn) -> None:
         for agent_id in self._dashboards.pop(conn, set()):
             self._unwatch(conn, agent_id)
-        for rid in [r for r, p in self._pending.items() if p.dashboard is conn]:
-            del self._pending[rid]
+        self._routing.forget_dashboard(conn)
 
     async def subscribe(self, conn: DashboardConn, agent_id: str, since: int | None) -> None:
         snap = await self._output.snapshot(agent_id, since)
@@ -422,48 +377,7 @@ class RedisHub:
         conn.peer.send_text(encode(Unsubscribed(agent_id=agent_id)))
 
     async def control(self, conn: DashboardConn, msg: Control) -> None:
-        agent_id = msg.agent_id
-        assert agent_id is not None
-        try:
-            static, conn_id, relay_id, version = await self._client.hmget(
-                self._keys.agent(agent_id), ["static", "conn", "relay", "v"]
-            )
-            route = (_s(static), _s(conn_id), _s(relay_id), int(version or 0))
-        except REDIS_DOWN:
-            self._down()
-            route = self._cached_route(agent_id)
-        known, target, relay_id, seen_version = route
-        if not known:
-            raise HubError(ErrorCode.UNKNOWN_AGENT, f"unknown agent '{agent_id}'")
-        offline = HubError(ErrorCode.AGENT_OFFLINE, f"agent '{agent_id}' is not connected")
-        if not target:
-            raise offline
-        local = self._local.get(agent_id) if relay_id == self.relay_id else None
-        if relay_id == self.relay_id and (local is None or local.conn_id != target):
-            raise offline
-        rid: str | None = None
-        if isinstance(msg, CommandRequest | CommandInterrupt):
-            self._counter += 1
-            rid = f"{self.relay_id}.{self._counter}"
-            self._pending[rid] = _Pending(conn, msg.request_id, agent_id, target, seen_version)
-            out: Control = dataclasses.replace(msg, agent_id=None, request_id=rid)
-        else:
-            out = dataclasses.replace(msg, agent_id=None)
-        text = encode(out)
-        if local is not None:
-            local.peer.send_text(text)
-            return
-        message = {"k": "ctl", "rid": rid, "from": self.relay_id, "agent": agent_id,
-                   "conn": target, "text": text}
-        try:
-            receivers = await self._client.publish(self._keys.relay(relay_id), json.dumps(message))
-        except REDIS_DOWN:
-            self._down()
-            receivers = 0
-        if not receivers:
-            if rid is not None:
-                self._pending.pop(rid, None)
-            raise offline
+        await self._routing.control(conn, msg)
 
     # ------------------------------------------------------------------ reads (REST)
 
@@ -503,26 +417,6 @@ class RedisHub:
         self._apply(event.agent_id, event.record)
         self._wake_waiters()
 
-    async def _on_message(self, message: JsonObj) -> None:
-        kind = message.get("k")
-        if kind == "ctl":
-            agent_id = str(message["agent"])
-            rid = message.get("rid")
-            origin = str(message["from"])
-            local = self._local.get(agent_id)
-            if local is None or local.conn_id != message["conn"]:
-                if rid is not None:
-                    await self._send_ack(origin, str(rid), False, DISCONNECTED_BEFORE_ACK)
-                return
-            if rid is not None:
-                self._forwarded[str(rid)] = _Forwarded(origin, local)
-            local.peer.send_text(str(message["text"]))
-        elif kind == "ack":
-            pending = self._pending.pop(str(message["rid"]), None)
-            if pending is not None:
-                error = message.get("error")
-                self._answer(pending, bool(message["ok"]), None if error is None else str(error))
-
     async def _resync(self) -> None:
         """Redis answers again (or for the first time): put this relay's part back."""
         await self._liveness.beat()
@@ -541,8 +435,7 @@ class RedisHub:
             log.warning("relay %s: redis lost its data; live agents are being restored",
                         self.relay_id)
             self._applied = 0
-            self._pending = {r: dataclasses.replace(p, version=0)
-                             for r, p in self._pending.items()}
+            self._routing.reset_versions()
             if missing:
                 self._spawn(self._remove_if_still_missing(missing))
             missing = []
@@ -622,17 +515,9 @@ class RedisHub:
             log.info("agent %s: replaced by a connection on relay %s", agent_id, record.relay)
             del self._local[agent_id]
             self._local_version.pop(agent_id, None)
-            self._fail_conn(local, REPLACED_BEFORE_ACK)
+            self._routing.fail_conn(local, REPLACED_BEFORE_ACK)
             local.peer.close(CloseCode.REPLACED, "replaced by a newer connection")
-        for rid, pending in list(self._pending.items()):
-            if (
-                pending.agent_id == agent_id
-                and pending.conn_id != record.conn
-                and record.version > pending.version
-            ):
-                del self._pending[rid]
-                error = REPLACED_BEFORE_ACK if record.conn else DISCONNECTED_BEFORE_ACK
-                self._answer(pending, False, error)
+        self._routing.moved(agent_id, record)
         self._broadcast_status(record.info)
 
     def _local_update(self, record: Record, info: AgentInfo, *, conn: str) -> None:
@@ -645,34 +530,6 @@ class RedisHub:
         for dashboard in self._dashboards:
             if dashboard.scope.may_see(info.agent_id):
                 dashboard.peer.send_text(text)
-
-    def _cached_route(self, agent_id: str) -> tuple[str, str, str, int]:
-        record = self._agents.get(agent_id)
-        if record is None:
-            return "", "", "", 0
-        return "cached", record.conn, record.relay, record.version
-
-    def _answer(self, pending: _Pending, ok: bool, error: str | None) -> None:
-        if pending.dashboard not in self._dashboards:
-            return
-        pending.dashboard.peer.send_text(encode(CommandAck(
-            agent_id=pending.agent_id, request_id=pending.request_id, ok=ok, error=error
-        )))
-
-    def _fail_conn(self, conn: AgentConn, error: str) -> None:
-        """Answer ``ok: false`` to every request routed through ``conn``."""
-        for rid in [r for r, p in self._pending.items() if p.conn_id == conn.conn_id]:
-            self._answer(self._pending.pop(rid), False, error)
-        for rid in [r for r, f in self._forwarded.items() if f.conn is conn]:
-            origin = self._forwarded.pop(rid).origin
-            self._spawn(self._send_ack(origin, rid, False, error))
-
-    async def _send_ack(self, origin: str, rid: str, ok: bool, error: str | None) -> None:
-        message = {"k": "ack", "rid": rid, "ok": ok, "error": error}
-        try:
-            await self._client.publish(self._keys.relay(origin), json.dumps(message))
-        except REDIS_DOWN:
-            self._down()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -737,9 +594,3 @@ class RedisHub:
 
 def _gap(agent_id: str, start: int, end: int) -> Frame:
     return encode(TerminalGap(agent_id=agent_id, from_=start, to=end))
-
-
-def _s(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    return "" if value is None else str(value)
