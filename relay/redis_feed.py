@@ -15,9 +15,10 @@ Two sources feed it, and the tail makes them idempotent with each other:
   read position is simply ``<tail>-0``; after a Redis outage the next ``XREAD`` fetches
   whatever was missed. A new feed interrupts the blocked read with ``CLIENT UNBLOCK``
   so it joins the next read at once.
-- the hub itself, for agents connected to this relay: the chunk the append script kept
-  is delivered right away (one Redis round trip less, and local dashboards keep getting
-  output while Redis is down); the reader sees the same entry later and skips it.
+- the append pipeline (``relay.redis_pipeline``), for agents connected to this relay:
+  each chunk, as far as the append script kept it, is delivered as soon as that append
+  returns (one Redis round trip less), and at once while Redis is down (local
+  dashboards stay live); the reader sees the same entries later and skips them.
 """
 
 from __future__ import annotations
