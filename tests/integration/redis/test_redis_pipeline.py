@@ -140,3 +140,27 @@ async def test_local_dashboards_keep_their_order_when_output_queues_behind_an_ap
     expected = b"".join(d for _o, d in chunks)
     for peer in (dash, late):
         assert await peer.read_output("a1", 0, len(expected)) == expected
+
+
+async def test_while_redis_is_down_the_echo_confirms_the_outage_buffer_which_is_flushed_later(
+    make_fleet: Any, connect_agent: Any, connect_dashboard: Any, redis_server: RedisServer
+) -> None:
+    a, b = await make_fleet(2)
+    agent = await connect_agent(a, "a1")
+    remote = await connect_dashboard(b)
+    await remote.send("subscribe", agent_id="a1")
+    await remote.wait_for("subscribed")
+    chunks = _burst(300)
+    await _send_burst(agent, "a1", chunks[:100])
+    assert await remote.read_output("a1", 0, chunks[100][0]) == b"".join(
+        d for _o, d in chunks[:100])
+    await redis_server.stop(kill=True)
+    await _send_burst(agent, "a1", chunks[100:])
+    await agent.send("heartbeat", ts="down")
+    # Received = held in this relay's outage buffer: the echo does not wait for Redis.
+    assert (await agent.wait_for("heartbeat"))["ts"] == "down"
+    await redis_server.start()
+    expected = b"".join(d for _o, d in chunks)
+    remote.timeout = 15.0
+    assert await remote.read_output("a1", chunks[100][0], len(expected)) == expected[
+        chunks[100][0]:]
