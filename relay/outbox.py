@@ -1,9 +1,11 @@
 """A connection's bounded outgoing queue and its writer task: the hub's :class:`Peer`.
 
 Senders (the hub, the connection's own read loop) enqueue and return at once; one writer
-task per connection hands frames to the socket in order. When the unsent bytes pass the
-bound the outbox closes itself with 4503 (slow consumer), so one stalled dashboard never
-slows the agent or the other dashboards.
+task per connection hands frames to the socket in order. When nothing is queued and the
+writer is idle, a frame goes straight to the socket if it takes it without waiting
+(:meth:`DirectTransport.send_now`, optional): a keystroke echo then skips a task switch.
+When the unsent bytes pass the bound the outbox closes itself with 4503 (slow consumer),
+so one stalled dashboard never slows the agent or the other dashboards.
 
 The socket is reached through :class:`Transport`; ``relay.wsconn`` adapts aiohttp's
 ``WebSocketResponse`` to it. No aiohttp import here.
@@ -15,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from relay.protocol import CloseCode
@@ -33,6 +35,14 @@ class Transport(Protocol):
 
     async def close(self, code: int, reason: str) -> None:
         """Send a close frame and release the connection, within a bounded time."""
+
+
+class DirectTransport(Transport, Protocol):
+    """A transport that can also write a frame synchronously when that needs no wait."""
+
+    def send_now(self, frame: Frame) -> bool:
+        """Write ``frame`` now and return True, or return False (and write nothing)
+        when the socket is busy or closing; then the frame goes through the queue."""
 
 
 class _Item:
@@ -71,6 +81,7 @@ class Outbox:
         self._close_code: int | None = None
         self._close_reason = ""
         self._task: asyncio.Task[None] | None = None
+        self._send_now: Callable[[Frame], bool] | None = getattr(transport, "send_now", None)
 
     # ------------------------------------------------------------------ Peer
 
@@ -141,6 +152,14 @@ class Outbox:
 
     def _put(self, item: _Item) -> None:
         if self._close_code is not None:
+            return
+        if (
+            self._send_now is not None
+            and not self._items
+            and not self._sending
+            and self._task is not None
+            and self._send_now(item.frame)
+        ):
             return
         self._items.append(item)
         self._queued += item.size

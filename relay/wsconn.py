@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 _GONE: Final = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
 MAX_REASON_BYTES: Final = 123
+#: Direct writes only while the transport buffers less than this (asyncio pauses at 64 KiB).
+DIRECT_WRITE_LIMIT: Final = 16 * 1024
+#: Up to this payload size the header and payload are joined into one write.
+DIRECT_CONCAT_BYTES: Final = 16 * 1024
 
 
 class WsTransport:
@@ -50,6 +54,42 @@ class WsTransport:
             await self._ws.send_str(frame)
         else:
             await self._ws.send_bytes(frame)
+
+    def send_now(self, frame: Frame) -> bool:
+        """Write one unmasked, uncompressed frame (``compress=False``) straight to the
+        TCP transport when its buffer is below the pause mark; else False.
+
+        aiohttp writes each frame with synchronous ``transport.write`` calls, so frames
+        written here and by aiohttp (pings, the close frame) never interleave; none is
+        written once the WebSocket is closing.
+        """
+        transport = self._request.transport
+        if (
+            transport is None
+            or self._ws.closed
+            or transport.is_closing()
+            or transport.get_write_buffer_size() > DIRECT_WRITE_LIMIT
+        ):
+            return False
+        if isinstance(frame, str):
+            payload = frame.encode("utf-8")
+            opcode = 0x81
+        else:
+            payload = frame
+            opcode = 0x82
+        n = len(payload)
+        if n < 126:
+            header = bytes((opcode, n))
+        elif n < 65536:
+            header = bytes((opcode, 126)) + n.to_bytes(2, "big")
+        else:
+            header = bytes((opcode, 127)) + n.to_bytes(8, "big")
+        if n <= DIRECT_CONCAT_BYTES:
+            transport.write(header + payload)
+        else:
+            transport.write(header)
+            transport.write(payload)
+        return True
 
     async def close(self, code: int, reason: str) -> None:
         message = reason.encode("utf-8")[:MAX_REASON_BYTES]
