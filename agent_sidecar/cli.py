@@ -19,6 +19,7 @@ import click
 from click.decorators import FC
 
 from . import __version__
+from .allocator import tune_allocator
 from .backoff import BackoffPolicy
 from .config import DEFAULT_PORT, MIB, RunConfig, default_agent_id, parse_labels
 from .errors import ExitCode, SidecarError, UsageError
@@ -264,6 +265,7 @@ def run(
 def _run(config: RunConfig, terminal: Any) -> int:
     from .runner import Runner
 
+    tune_allocator()
     runner = Runner(config, terminal=terminal, stdout_fd=sys.stdout.fileno())
     try:
         return asyncio.run(runner.run())
@@ -497,6 +499,7 @@ def relay(
 def _serve(config: Any) -> int:
     from relay.server import serve
 
+    tune_allocator()
     try:
         return asyncio.run(serve(config))
     except OSError as exc:
