@@ -155,6 +155,10 @@ class Link:
         self._seen_end = retention.end
         self._streaming = False
         self._hold_until: float | None = None
+        self._current: _Conn | None = None
+        #: Called after each output frame is sent and when a connection ends (flow
+        #: control: the PTY side resumes reading once the backlog is small again).
+        self.on_progress: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ PTY side
 
@@ -170,6 +174,16 @@ class Link:
         self._streaming = grew >= self.config.coalesce_read_bytes
         if self._hold_until is None or not self._streaming:
             self._wake.set()
+
+    def backlog(self) -> int | None:
+        """Bytes retained and not yet sent on the live connection; None when there is
+        none (then the retention buffer drops the oldest bytes instead of waiting)."""
+        conn = self._current
+        return None if conn is None else max(0, self.retention.end - conn.sent)
+
+    def _progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress()
 
     def status_changed(self) -> None:
         self._status_version += 1
@@ -259,10 +273,13 @@ class Link:
             if conn is None:
                 return False
             self.connected.set()
+            self._current = conn
             try:
                 await self._serve(conn)
             finally:
+                self._current = None
                 self.connected.clear()
+                self._progress()
             return True
         finally:
             if not ws.closed:
@@ -445,6 +462,7 @@ class Link:
                         data = data[:cut]
                 await self._send_output(ws, first, data)
                 conn.sent = first + len(data)
+                self._progress()
                 continue
             if all_sent and conn.drain_ts is None and conn.status_version == self._status_version:
                 conn.drain_ts = self._next_ts()

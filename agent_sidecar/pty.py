@@ -93,6 +93,7 @@ class PtyChild:
         self._writes: deque[tuple[memoryview, asyncio.Future[None]]] = deque()
         self._writer_armed = False
         self._reading = False
+        self._readable: Callable[[], None] | None = None
         self._closed = False
         os.set_blocking(self.fd, False)
 
@@ -143,13 +144,27 @@ class PtyChild:
             self.stop_reading()
             on_eof()
 
+        self._readable = readable
         self._loop.add_reader(self.fd, readable)
         self._reading = True
 
     def stop_reading(self) -> None:
+        self._readable = None
         if self._reading:
             self._reading = False
             self._loop.remove_reader(self.fd)
+
+    def pause_reading(self) -> None:
+        """Stop reading for now (flow control): the child blocks once the PTY is full."""
+        if self._reading:
+            self._reading = False
+            self._loop.remove_reader(self.fd)
+
+    def resume_reading(self) -> None:
+        """Read again after :meth:`pause_reading` (no-op after end of output)."""
+        if not self._reading and self._readable is not None and not self._closed:
+            self._reading = True
+            self._loop.add_reader(self.fd, self._readable)
 
     def read_available(self) -> bytes:
         """Whatever can be read right now without waiting (used when giving up on EOF)."""

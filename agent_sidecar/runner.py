@@ -351,14 +351,34 @@ class Runner:
             self.retention, flush_delay=self.config.utf8_flush_delay, on_output=link.wake
         )
         last_read = loop.time()
+        # Flow control while connected: past half the retention buffer unsent, stop
+        # reading the PTY (the command blocks, as under any terminal) until the link
+        # is down to a quarter. Without a connection nothing waits: the oldest bytes go.
+        high = self.retention.capacity // 2
+        low = self.retention.capacity // 4
+        paused = False
 
         def on_data(data: bytes) -> None:
-            nonlocal last_read
+            nonlocal last_read, paused
             last_read = loop.time()
             pipe.feed(data)
             idle.activity()
             if mirror is not None:
                 mirror.write(data)
+            backlog = link.backlog()
+            if backlog is not None and backlog > high and not paused:
+                paused = True
+                child.pause_reading()
+
+        def on_progress() -> None:
+            nonlocal paused
+            if paused:
+                backlog = link.backlog()
+                if backlog is None or backlog < low:
+                    paused = False
+                    child.resume_reading()
+
+        link.on_progress = on_progress
 
         def on_eof() -> None:
             if not eof.done():
@@ -382,6 +402,7 @@ class Runner:
                     on_data(rest)
                 log.info("output still open after the command exited; stopped reading")
         finally:
+            link.on_progress = None
             if stdin_fd is not None:
                 loop.remove_reader(stdin_fd)
             idle.stop()
