@@ -62,7 +62,9 @@ class Metric:
         if self.limit_key is None:
             return None
         lim = limits.get(self.limit_key)
-        return lim.median if lim is not None and lim.values else None
+        if lim is None or not lim.values or not lim.median:
+            return None
+        return lim.median
 
     def met(self, limits: dict[str, Metric]) -> bool | None:
         if self.check is None or not self.values:

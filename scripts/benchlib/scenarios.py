@@ -67,6 +67,11 @@ async def relay_for(ctx: Ctx, name: str, *extra: str) -> AsyncIterator[Relay]:
 async def _dashboards(ctx: Ctx, relay: Relay, count: int, binary: bool = True) -> list[Dashboard]:
     boards = [Dashboard(ctx.session, relay, binary=binary, sub=f"bench-viewer-{i}")
               for i in range(count)]
+    # The relay encodes once per fan-out and sends the same frame to everyone: the
+    # content is checked on the first and last viewer, offsets and length on all, so
+    # that the bench process is not the bottleneck of a 10-viewer run.
+    for board in boards[1:-1]:
+        board.check_crc = False
     await asyncio.gather(*(b.connect() for b in boards))
     return boards
 
@@ -164,13 +169,16 @@ async def burst(
     mb = len(expected) / 1e6
     times = [t for t in results if isinstance(t, float)]
     per_viewer = [mb / (t - t0) for t in times]
-    exact = all(b.crc == want_crc and b.order_errors == 0 and b.end == total for b in boards)
+    def ok(b: Dashboard) -> bool:
+        return (b.crc == want_crc or not b.check_crc) and b.order_errors == 0 and b.end == total
+
+    exact = all(ok(b) for b in boards)
     return {
         "problems": [
             {"viewer": i, "crc_ok": b.crc == want_crc, "order_errors": b.order_errors,
-             "end_minus_total": (b.end or 0) - total, "errors": b.errors[:3]}
-            for i, b in enumerate(boards)
-            if not (b.crc == want_crc and b.order_errors == 0 and b.end == total)
+             "end_minus_total": (b.end or 0) - total, "close_code": b.close_code,
+             "errors": b.errors[:3]}
+            for i, b in enumerate(boards) if not ok(b)
         ],
         "MB": mb,
         "per_viewer_MBps": per_viewer,
@@ -226,7 +234,8 @@ async def exit_burst(ctx: Ctx, *, nbytes: int, viewers: int) -> dict[str, Any]:
         finally:
             await sidecar.stop()
             await _close_all(boards)
-    complete = [b.crc == want_crc and b.order_errors == 0 and b.end == total for b in boards]
+    complete = [(b.crc == want_crc or not b.check_crc) and b.order_errors == 0 and b.end == total
+                for b in boards]
     return {
         "viewers_complete": sum(complete),
         "viewers": viewers,
