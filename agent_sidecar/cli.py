@@ -142,6 +142,16 @@ def _positive(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     help="Output kept for resending after a reconnection (oldest dropped first).",
 )
 @click.option(
+    "--max-output-stall",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    envvar="AGENT_SIDECAR_MAX_OUTPUT_STALL",
+    show_envvar=True,
+    help="Seconds the command may wait on a connected relay that is behind (half of "
+    "--retain-bytes unsent) before the oldest unsent output is dropped instead; 0 never "
+    "makes it wait.",
+)
+@click.option(
     "--port",
     type=click.IntRange(0, 65535),
     default=DEFAULT_PORT,
@@ -203,6 +213,7 @@ def run(
     idle_after: float,
     drain_timeout: float,
     retain_bytes: int,
+    max_output_stall: float,
     port: int,
     cols: int,
     rows: int,
@@ -243,6 +254,7 @@ def run(
             idle_after=idle_after,
             drain_timeout=drain_timeout,
             retain_bytes=retain_bytes,
+            max_output_stall=max_output_stall,
             cols=cols,
             rows=rows,
             interactive=is_interactive(),

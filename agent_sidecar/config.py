@@ -79,6 +79,8 @@ class RunConfig:
     idle_after: float = 5.0
     drain_timeout: float = 10.0
     retain_bytes: int = 8 * MIB
+    #: Longest the command waits on a relay that is behind (backpressure); 0 never waits.
+    max_output_stall: float = 1.0
     #: Window size when there is no local terminal (headless).
     cols: int = 80
     rows: int = 24
@@ -113,7 +115,7 @@ class RunConfig:
         for name in ("idle_after", "eof_grace", "utf8_flush_delay"):
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("drain_timeout", "startup_wait"):
+        for name in ("drain_timeout", "startup_wait", "max_output_stall"):
             if getattr(self, name) < 0:
                 raise UsageError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.retain_bytes < 64 * 1024:

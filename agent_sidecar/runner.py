@@ -38,6 +38,7 @@ from relay.protocol import (
 
 from .config import SECRET_ENV, RunConfig, agent_ws_url
 from .errors import RelayRefused
+from .flow import OutputFlow
 from .link import ControlMessage, FirstAnswer, Link, Refusal
 from .mirror import Mirror
 from .output import IdleClock, OutputPipe
@@ -351,34 +352,26 @@ class Runner:
             self.retention, flush_delay=self.config.utf8_flush_delay, on_output=link.wake
         )
         last_read = loop.time()
-        # Flow control while connected: past half the retention buffer unsent, stop
-        # reading the PTY (the command blocks, as under any terminal) until the link
-        # is down to a quarter. Without a connection nothing waits: the oldest bytes go.
-        high = self.retention.capacity // 2
-        low = self.retention.capacity // 4
-        paused = False
+        flow = OutputFlow(
+            high=self.retention.capacity // 2,
+            low=self.retention.capacity // 4,
+            max_stall=self.config.max_output_stall,
+            backlog=link.backlog,
+            pause=child.pause_reading,
+            resume=child.resume_reading,
+            loop=loop,
+        )
 
         def on_data(data: bytes) -> None:
-            nonlocal last_read, paused
+            nonlocal last_read
             last_read = loop.time()
             pipe.feed(data)
             idle.activity()
             if mirror is not None:
                 mirror.write(data)
-            backlog = link.backlog()
-            if backlog is not None and backlog > high and not paused:
-                paused = True
-                child.pause_reading()
+            flow.after_read()
 
-        def on_progress() -> None:
-            nonlocal paused
-            if paused:
-                backlog = link.backlog()
-                if backlog is None or backlog < low:
-                    paused = False
-                    child.resume_reading()
-
-        link.on_progress = on_progress
+        link.on_progress = flow.progress
 
         def on_eof() -> None:
             if not eof.done():
@@ -403,6 +396,7 @@ class Runner:
                 log.info("output still open after the command exited; stopped reading")
         finally:
             link.on_progress = None
+            flow.close()
             if stdin_fd is not None:
                 loop.remove_reader(stdin_fd)
             idle.stop()

@@ -1,5 +1,5 @@
-"""Flow control: while connected, a relay that reads slowly makes the command wait;
-no output is dropped (before, the retention buffer dropped the oldest unsent bytes)."""
+"""Flow control: while connected, a relay that is behind makes the command wait, up to
+``max_output_stall``; then the command runs on and the oldest unsent output is dropped."""
 
 from __future__ import annotations
 
@@ -72,7 +72,9 @@ async def test_a_relay_that_does_not_read_pauses_the_pty_and_nothing_is_dropped(
     start_sidecar: Callable[[RunConfig], Sidecar],
 ) -> None:
     relay, url = slow_relay
-    sidecar = start_sidecar(make_run_config(url, py(RAW_BURST), retain_bytes=256 * 1024))
+    sidecar = start_sidecar(
+        make_run_config(url, py(RAW_BURST), retain_bytes=256 * 1024, max_output_stall=60.0)
+    )
     runner = sidecar.runner
     async with asyncio.timeout(30):  # until the PTY side stops reading: flow control
         while runner.child is None or runner.child._reading or runner.link is None:
@@ -85,3 +87,27 @@ async def test_a_relay_that_does_not_read_pauses_the_pty_and_nothing_is_dropped(
     assert bytes(relay.stream) == bytes(range(256)) * 256 * (TOTAL // 65536) + b"<<END>>"
     assert await sidecar.result() == 0
     assert runner.link.gap_bytes == 0
+
+
+async def test_a_relay_that_stays_behind_holds_the_command_no_longer_than_the_stall_bound(
+    slow_relay: tuple[SlowRelay, str],
+    make_run_config: Callable[..., RunConfig],
+    start_sidecar: Callable[[RunConfig], Sidecar],
+) -> None:
+    relay, url = slow_relay
+    config = make_run_config(
+        url, py(RAW_BURST), retain_bytes=256 * 1024, max_output_stall=0.2,
+        heartbeat_interval=10.0, dead_after=60.0,
+    )
+    sidecar = start_sidecar(config)
+    runner = sidecar.runner
+    async with asyncio.timeout(30):  # the relay reads nothing, yet the command finishes
+        await runner.exited.wait()
+    relay.gate.set()
+    async with asyncio.timeout(30):
+        await relay.done.wait()
+    assert runner.link is not None
+    assert runner.link.gap_bytes > 0  # the oldest unsent output was dropped
+    assert relay.gaps > 0
+    assert relay.stream.endswith(b"<<END>>")
+    assert await sidecar.result() == 0
