@@ -1,0 +1,218 @@
+"""JSON text frames: :func:`parse` (JSON, object shape, known type), :func:`decode`, and
+:func:`encode`."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from relay.protocol.messages import (
+    AgentHello,
+    AgentInfo,
+    AgentRemoved,
+    AgentStatus,
+    AgentStatusEvent,
+    AgentWelcome,
+    CommandAck,
+    CommandInterrupt,
+    CommandRequest,
+    DashboardConnect,
+    DashboardConnected,
+    Direction,
+    Error,
+    ErrorCode,
+    Heartbeat,
+    Message,
+    ProtocolError,
+    Subscribe,
+    Subscribed,
+    TerminalGap,
+    TerminalInput,
+    TerminalOutput,
+    TerminalResize,
+    Unsubscribe,
+    Unsubscribed,
+)
+from relay.protocol.validate import (
+    BUILDERS,
+    Fields,
+    json_kind,
+    request_ref,
+)
+
+# --------------------------------------------------------------------------- decode
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A parsed JSON object with a known ``type``; fields not yet validated."""
+
+    type: str
+    obj: Mapping[str, Any]
+    direction: Direction
+
+    @property
+    def ref(self) -> str | None:
+        return request_ref(self.obj)
+
+    def message(self) -> Message:
+        """Validate the fields; raise :class:`ProtocolError` (``invalid_message``)."""
+        return BUILDERS[self.direction][self.type](Fields(self.type, self.obj))
+
+
+def parse(text: str | bytes, direction: Direction) -> Frame:
+    """Check JSON, object shape and known type, in the contract's order."""
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError(ErrorCode.INVALID_JSON, "the frame is not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE, f"a message must be a JSON object, not {json_kind(obj)}"
+        )
+    type_ = obj.get("type")
+    if not isinstance(type_, str):
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE,
+            "field 'type' is required and must be a string",
+            request_ref(obj),
+        )
+    if type_ not in BUILDERS[direction]:
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_TYPE, f"unknown message type {type_[:64]!r}", request_ref(obj)
+        )
+    return Frame(type=type_, obj=obj, direction=direction)
+
+
+def decode(text: str | bytes, direction: Direction) -> Message:
+    """Parse and validate one JSON text frame."""
+    return parse(text, direction).message()
+
+
+# --------------------------------------------------------------------------- encode
+
+
+def output_fields(data: bytes) -> dict[str, str]:
+    """``data`` (and ``enc`` when needed) for a chunk: UTF-8 text, else base64."""
+    try:
+        return {"data": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"data": base64.b64encode(data).decode("ascii"), "enc": "base64"}
+
+
+def agent_info_dict(info: AgentInfo) -> dict[str, Any]:
+    return {
+        "agent_id": info.agent_id,
+        "name": info.name,
+        "host": info.host,
+        "command": list(info.command),
+        "labels": dict(info.labels),
+        "pid": info.pid,
+        "cols": info.cols,
+        "rows": info.rows,
+        "started_at": info.started_at,
+        "state": info.state,
+        "exit_code": info.exit_code,
+        "last_seen": info.last_seen,
+        "offset": info.offset,
+    }
+
+
+def _drop_none(d: dict[str, Any], *keys: str) -> dict[str, Any]:
+    for k in keys:
+        if d.get(k) is None:
+            d.pop(k, None)
+    return d
+
+
+def to_dict(msg: Message) -> dict[str, Any]:
+    """The JSON object for a message (``type`` first)."""
+    d: dict[str, Any]
+    match msg:
+        case AgentHello():
+            d = {
+                "protocol": msg.protocol,
+                "token": msg.token,
+                "agent_id": msg.agent_id,
+                "name": msg.name,
+                "host": msg.host,
+                "command": list(msg.command),
+                "pid": msg.pid,
+                "cols": msg.cols,
+                "rows": msg.rows,
+                "started_at": msg.started_at,
+                "labels": dict(msg.labels),
+            }
+            _drop_none(d, "token")
+        case AgentWelcome():
+            d = {"agent_id": msg.agent_id, "resume_from": msg.resume_from}
+        case AgentStatus():
+            d = {"state": msg.state, "pid": msg.pid, "cols": msg.cols, "rows": msg.rows}
+            if msg.exit_code is not None:
+                d["exit_code"] = msg.exit_code
+            if msg.signal is not None:
+                d["signal"] = msg.signal
+        case AgentStatusEvent():
+            d = {"agent": agent_info_dict(msg.agent)}
+        case AgentRemoved() | Unsubscribe() | Unsubscribed():
+            d = {"agent_id": msg.agent_id}
+        case TerminalOutput():
+            d = {"agent_id": msg.agent_id, "offset": msg.offset, **output_fields(msg.data)}
+        case TerminalGap():
+            d = {"agent_id": msg.agent_id, "from": msg.from_, "to": msg.to}
+        case CommandRequest():
+            d = {
+                "agent_id": msg.agent_id,
+                "request_id": msg.request_id,
+                "input": msg.input,
+                "submit": msg.submit,
+            }
+            _drop_none(d, "agent_id")
+        case TerminalInput():
+            d = _drop_none({"agent_id": msg.agent_id, "data": msg.data}, "agent_id")
+        case TerminalResize():
+            d = _drop_none(
+                {"agent_id": msg.agent_id, "cols": msg.cols, "rows": msg.rows}, "agent_id"
+            )
+        case CommandInterrupt():
+            d = _drop_none(
+                {"agent_id": msg.agent_id, "request_id": msg.request_id, "signal": msg.signal},
+                "agent_id",
+            )
+        case CommandAck():
+            d = {"agent_id": msg.agent_id, "request_id": msg.request_id, "ok": msg.ok}
+            if msg.error is not None:
+                d["error"] = msg.error
+            _drop_none(d, "agent_id")
+        case Heartbeat():
+            d = {"ts": msg.ts}
+        case Error():
+            d = {"code": msg.code.value, "message": msg.message, "ref": msg.ref}
+            if msg.retry_after is not None:
+                d["retry_after"] = msg.retry_after
+        case DashboardConnect():
+            d = {"protocol": msg.protocol, "token": msg.token, "client": msg.client}
+            _drop_none(d, "token", "client")
+            if msg.binary:
+                d["binary"] = True
+        case DashboardConnected():
+            d = {
+                "session_id": msg.session_id,
+                "sub": msg.sub,
+                "role": msg.role,
+                "protocol": msg.protocol,
+                "agents": [agent_info_dict(a) for a in msg.agents],
+            }
+        case Subscribe():
+            d = _drop_none({"agent_id": msg.agent_id, "since": msg.since}, "since")
+        case Subscribed():
+            d = {"agent_id": msg.agent_id, "from": msg.from_, "offset": msg.offset}
+    return {"type": msg.TYPE, **d}
+
+
+def encode(msg: Message) -> str:
+    """One JSON text frame for a message."""
+    return json.dumps(to_dict(msg), ensure_ascii=False, separators=(",", ":"))

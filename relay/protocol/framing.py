@@ -1,0 +1,94 @@
+"""Output bytes on the wire: the binary output frame and UTF-8-safe chunking."""
+
+from __future__ import annotations
+
+from relay.protocol.messages import (
+    AGENT_ID_RE,
+    BINARY_OUTPUT_TAG,
+    ErrorCode,
+    ProtocolError,
+    TerminalOutput,
+)
+
+# --------------------------------------------------------------------------- binary output
+
+
+def encode_binary_output(agent_id: str, offset: int, data: bytes) -> bytes:
+    """The binary form of a ``terminal:output`` chunk (contract section 5)."""
+    aid = agent_id.encode("ascii")
+    return b"".join((bytes((BINARY_OUTPUT_TAG, len(aid))), aid, offset.to_bytes(8, "big"), data))
+
+
+def decode_binary_output(frame: bytes) -> TerminalOutput:
+    """Read a binary output frame; raise :class:`ProtocolError` (``invalid_message``)."""
+    if len(frame) < 2 or frame[0] != BINARY_OUTPUT_TAG:
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE, "binary frame: byte 0 must be 0x01 (terminal output)"
+        )
+    n = frame[1]
+    if len(frame) < 2 + n + 8:
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "binary frame: truncated header")
+    try:
+        agent_id = frame[2 : 2 + n].decode("ascii")
+    except UnicodeDecodeError:
+        agent_id = ""
+    if not AGENT_ID_RE.match(agent_id):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "binary frame: invalid agent id")
+    offset = int.from_bytes(frame[2 + n : 10 + n], "big")
+    return TerminalOutput(agent_id=agent_id, offset=offset, data=bytes(frame[10 + n :]))
+
+
+def binary_header_length(agent_id: str) -> int:
+    """Bytes before the payload in a binary output frame for ``agent_id``."""
+    return 10 + len(agent_id)
+
+
+# --------------------------------------------------------------------------- UTF-8 chunking
+
+
+def utf8_cut(data: bytes | bytearray | memoryview) -> int:
+    """Index at which ``data`` ends in an incomplete UTF-8 sequence, else ``len(data)``.
+
+    Only a *valid prefix* of a multi-byte character at the very end is held back (at most
+    3 bytes); invalid bytes are not held, since waiting cannot make them valid.
+    """
+    n = len(data)
+    for back in range(1, min(3, n) + 1):
+        b = data[n - back]
+        if b < 0x80:
+            return n
+        if b >= 0xC0:  # a lead byte: how long should its sequence be?
+            need = 2 if b < 0xE0 else 3 if b < 0xF0 else 4 if b < 0xF8 else 0
+            if need > back and 0xC2 <= b <= 0xF4:
+                return n - back
+            return n
+    return n
+
+
+class Utf8Chunker:
+    """Cut a byte stream into chunks that end on UTF-8 character boundaries.
+
+    ``feed`` returns the bytes that can go now and keeps a trailing incomplete character
+    (at most 3 bytes) for the next call; ``flush`` returns whatever is held, complete or
+    not (call it at end of stream or when the producer has gone quiet).
+    """
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held = b""
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+    def feed(self, data: bytes) -> bytes:
+        if self._held:
+            data = self._held + data
+        cut = utf8_cut(data)
+        self._held = data[cut:]
+        return data[:cut] if cut < len(data) else data
+
+    def flush(self) -> bytes:
+        held, self._held = self._held, b""
+        return held
