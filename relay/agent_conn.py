@@ -14,7 +14,7 @@ import secrets
 
 from aiohttp import WSMsgType, web
 
-from relay.appkeys import CONFIG, CONNECTIONS, HUB
+from relay.appkeys import CONNECTIONS, HUB
 from relay.hub import AgentConn, Hub
 from relay.protocol import (
     AgentHello,
@@ -34,12 +34,8 @@ from relay.protocol import (
 from relay.wsconn import (
     Socket,
     authenticate,
-    finish,
-    forbidden_origin,
     is_gone,
-    open_socket,
-    origin_allowed,
-    read_first,
+    serve_endpoint,
 )
 
 log = logging.getLogger(__name__)
@@ -48,20 +44,12 @@ KIND = "agent"
 
 
 async def handle_agent(request: web.Request) -> web.StreamResponse:
-    app = request.app
-    if not origin_allowed(request, app[CONFIG]):
-        return forbidden_origin(request)
-    sock = await open_socket(request, KIND)
-    try:
-        hello = await read_first(sock, Direction.AGENT_TO_RELAY, "agent:hello")
-        if isinstance(hello, AgentHello):
-            await _authorised(sock, hello, app[HUB])
-    except Exception:
-        log.exception("internal error on an agent connection")
-        sock.close(CloseCode.INTERNAL_ERROR, "internal error")
-    finally:
-        await finish(sock, KIND)
-    return sock.ws
+    hub = request.app[HUB]
+
+    async def authorised(sock: Socket, hello: AgentHello) -> None:
+        await _authorised(sock, hello, hub)
+
+    return await serve_endpoint(request, KIND, Direction.AGENT_TO_RELAY, AgentHello, authorised)
 
 
 async def _authorised(sock: Socket, hello: AgentHello, hub: Hub) -> None:

@@ -13,7 +13,7 @@ import secrets
 
 from aiohttp import WSMsgType, web
 
-from relay.appkeys import CONFIG, CONNECTIONS, HUB
+from relay.appkeys import CONNECTIONS, HUB
 from relay.auth import Claims
 from relay.hub import Control, DashboardConn, Hub, HubError
 from relay.protocol import (
@@ -38,12 +38,8 @@ from relay.ratelimit import TokenBucket
 from relay.wsconn import (
     Socket,
     authenticate,
-    finish,
-    forbidden_origin,
     is_gone,
-    open_socket,
-    origin_allowed,
-    read_first,
+    serve_endpoint,
 )
 
 log = logging.getLogger(__name__)
@@ -52,20 +48,14 @@ KIND = "dashboard"
 
 
 async def handle_dashboard(request: web.Request) -> web.StreamResponse:
-    app = request.app
-    if not origin_allowed(request, app[CONFIG]):
-        return forbidden_origin(request)
-    sock = await open_socket(request, KIND)
-    try:
-        connect = await read_first(sock, Direction.DASHBOARD_TO_RELAY, "dashboard:connect")
-        if isinstance(connect, DashboardConnect):
-            await _authorised(sock, connect, app[HUB])
-    except Exception:
-        log.exception("internal error on a dashboard connection")
-        sock.close(CloseCode.INTERNAL_ERROR, "internal error")
-    finally:
-        await finish(sock, KIND)
-    return sock.ws
+    hub = request.app[HUB]
+
+    async def authorised(sock: Socket, connect: DashboardConnect) -> None:
+        await _authorised(sock, connect, hub)
+
+    return await serve_endpoint(
+        request, KIND, Direction.DASHBOARD_TO_RELAY, DashboardConnect, authorised
+    )
 
 
 async def _authorised(sock: Socket, connect: DashboardConnect, hub: Hub) -> None:

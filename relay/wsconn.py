@@ -4,15 +4,16 @@ A connection's life: :func:`origin_allowed` (else HTTP 403, no upgrade) ->
 :func:`open_socket` (upgrade; an :class:`relay.outbox.Outbox` writes everything the relay
 sends) -> :func:`read_first` (the first message within ``hello_timeout``: 4408, 4400) ->
 :func:`authenticate` (4401) -> the endpoint's own role/scope checks and message loop ->
-:func:`finish`.
+:func:`finish`. :func:`serve_endpoint` runs that life for one endpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
@@ -249,3 +250,31 @@ async def finish(sock: Socket, kind: str) -> None:
 
 def is_gone(msg_type: WSMsgType) -> bool:
     return msg_type in _GONE
+
+
+First = TypeVar("First", AgentHello, DashboardConnect)
+
+
+async def serve_endpoint(
+    request: web.Request,
+    kind: str,
+    direction: Direction,
+    first_type: type[First],
+    authorised: Callable[[Socket, First], Awaitable[None]],
+) -> web.StreamResponse:
+    """A connection's whole life on one endpoint: origin, upgrade, first message, then
+    ``authorised`` (authentication, checks, message loop). An unexpected exception closes
+    with 1011 and no detail on the wire; the detail goes to the log."""
+    if not origin_allowed(request, request.app[CONFIG]):
+        return forbidden_origin(request)
+    sock = await open_socket(request, kind)
+    try:
+        first = await read_first(sock, direction, first_type.TYPE)
+        if isinstance(first, first_type):
+            await authorised(sock, first)
+    except Exception:
+        log.exception("internal error on a %s connection", kind)
+        sock.close(CloseCode.INTERNAL_ERROR, "internal error")
+    finally:
+        await finish(sock, kind)
+    return sock.ws
