@@ -126,23 +126,44 @@ class PtyChild:
 
     # ------------------------------------------------------------------ output
 
-    def start_reading(self, on_data: Callable[[bytes], None], on_eof: Callable[[], None]) -> None:
-        """Call ``on_data`` with each read and ``on_eof`` once at end of output."""
+    def start_reading(
+        self,
+        on_data: Callable[[bytes], None],
+        on_eof: Callable[[], None],
+        *,
+        read_ahead: int = READ_SIZE,
+    ) -> None:
+        """Call ``on_data`` with what each wakeup reads and ``on_eof`` once at end of output.
+
+        The kernel hands out only a few KB per read, so each wakeup reads on until the PTY
+        is empty or ``read_ahead`` bytes are collected: a burst costs one wakeup and one
+        ``on_data`` call per batch instead of per read.
+        """
 
         def readable() -> None:
-            try:
-                data = os.read(self.fd, READ_SIZE)
-            except BlockingIOError:
-                return
-            except OSError as exc:
-                if exc.errno != errno.EIO:
-                    log.warning("pty read failed: %s", exc)
-                data = b""
-            if data:
-                on_data(data)
-                return
-            self.stop_reading()
-            on_eof()
+            parts: list[bytes] = []
+            size = 0
+            eof = False
+            while size < read_ahead:
+                try:
+                    data = os.read(self.fd, READ_SIZE)
+                except BlockingIOError:
+                    break
+                except OSError as exc:
+                    if exc.errno != errno.EIO:
+                        log.warning("pty read failed: %s", exc)
+                    eof = True
+                    break
+                if not data:
+                    eof = True
+                    break
+                parts.append(data)
+                size += len(data)
+            if parts:
+                on_data(parts[0] if len(parts) == 1 else b"".join(parts))
+            if eof:
+                self.stop_reading()
+                on_eof()
 
         self._readable = readable
         self._loop.add_reader(self.fd, readable)

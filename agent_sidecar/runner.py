@@ -49,6 +49,8 @@ from .terminal import LocalTerminal
 log = logging.getLogger(__name__)
 
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
+#: Most output one wakeup of the PTY reader collects (see PtyChild.start_reading).
+MAX_READ_AHEAD = 256 * 1024
 
 
 class CommandGone(Exception):
@@ -377,7 +379,11 @@ class Runner:
             if not eof.done():
                 eof.set_result(None)
 
-        child.start_reading(on_data, on_eof)
+        # One batch stays under a quarter of the buffer, so flow control (pausing at half)
+        # can never be overshot into dropping output.
+        child.start_reading(
+            on_data, on_eof, read_ahead=min(MAX_READ_AHEAD, self.retention.capacity // 4)
+        )
         idle.start()
         stdin_fd = self.terminal.stdin_fd if self.terminal is not None else None
         if stdin_fd is not None:
