@@ -40,9 +40,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.retry import Retry
 
 from relay.hub import AgentConn, Control, DashboardConn, HubError, OutputSlice, Scope
 from relay.protocol import (
@@ -124,9 +124,16 @@ class RedisHub:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        # One retry, on a fresh connection, of a command whose connection Redis closed:
+        # after a Redis restart every pooled connection that sat idle through the outage
+        # is dead, and its first command must not fail (a failure degrades the relay and
+        # makes reads fall back to the local copy). Only connection errors: a timeout may
+        # have run the command, and a second run of a publish would double it. This must
+        # be the asyncio Retry: the asyncio client awaits what ``call_with_retry``
+        # returns, so the synchronous one returns the coroutine and never retries.
         self._client = aioredis.Redis.from_url(
             self._url, socket_timeout=5.0, socket_connect_timeout=2.0,
-            retry=Retry(NoBackoff(), 1),
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         self._store = AgentStore(self._client, self._keys)
         self._output = OutputStore(self._client, self._keys, self._scrollback_bytes)

@@ -19,11 +19,18 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from relay.auth import mint_token
+from relay.hub import AgentConn, DashboardConn
+from relay.protocol import AgentHello, TerminalOutput
+from relay.redis_hub import RedisHub
+from relay.redis_keys import DEFAULT_PREFIX, Keys
 from relay.server import start_relay
 from tests.e2e.conftest import Cli
 from tests.redis_server import RedisServer
+from tests.unit.fakes import AllScope, FakePeer
 from tests.wsclient import WsPeer, output_bytes
 
 pytestmark = pytest.mark.redis
@@ -31,6 +38,7 @@ pytestmark = pytest.mark.redis
 REPO = Path(__file__).resolve().parents[3]
 PY = sys.executable
 WAIT = 15.0
+KEYS = Keys(DEFAULT_PREFIX)
 FAST = ("--reconnect-initial", "0.05", "--reconnect-max", "0.3", "--eof-grace", "0.2")
 
 RELAY = """
@@ -294,3 +302,58 @@ async def test_a_redis_restart_degrades_health_and_the_relays_recover_by_themsel
     assert fresh.connected["agents"][0]["offset"] == len(stream)
 
 
+async def test_after_a_redis_restart_every_pooled_connection_works_and_dashboards_get_the_end(
+    redis_server: RedisServer,
+) -> None:
+    """Regression: the hub's client was given ``redis.retry.Retry`` (the synchronous
+    class). The asyncio client awaits what its ``call_with_retry`` returns, so nothing
+    was ever retried: after a Redis restart, the first command on each pooled connection
+    that had sat idle through the outage failed. ``attach_dashboard`` then fell back to
+    its copy of the record, whose offset appends do not update, and announced an end
+    behind the stream (the flaky ``offset == len(stream)`` above)."""
+    hub = RedisHub(url=redis_server.url, scrollback_bytes=1 << 20, forget_after=3600.0,
+                   liveness_ttl=1.0, sweep_interval=0.2)
+    await hub.start()
+    check = redis_server.client(retry=Retry(NoBackoff(), 1))  # survives the restart
+    try:
+        agent = AgentConn(agent_id="r1", conn_id="c1", sub="r1", peer=FakePeer())
+        await hub.attach_agent(agent, AgentHello(
+            agent_id="r1", name="r1", host="h", command=("sh",), pid=1, cols=80, rows=24,
+            started_at=1.0,
+        ))
+        stream = bytearray()
+
+        async def say(text: bytes) -> None:
+            await hub.agent_output(agent, TerminalOutput(agent_id="r1", offset=len(stream),
+                                                          data=text))
+            stream.extend(text)
+            async with asyncio.timeout(WAIT):
+                while int(await check.hget(KEYS.agent("r1"), "end") or 0) != len(stream):
+                    await asyncio.sleep(0.01)
+
+        async def fresh_offsets(n: int) -> list[int]:
+            """``n`` dashboards attaching at once: ``n`` pooled connections in use."""
+            conns = [DashboardConn(session_id=f"s{i}", sub="d", role="viewer",
+                                   scope=AllScope(), binary=False, peer=FakePeer())
+                     for i in range(n)]
+            await asyncio.gather(*(hub.attach_dashboard(c) for c in conns))
+            offsets = []
+            for c in conns:
+                assert isinstance(c.peer, FakePeer)
+                (connected,) = c.peer.of_type("dashboard:connected")
+                offsets.append(connected["agents"][0]["offset"])
+            return offsets
+
+        await say(b"before the restart\n")
+        assert await fresh_offsets(8) == [len(stream)] * 8  # the pool holds 8 connections
+
+        await redis_server.stop(kill=True)
+        await redis_server.start()
+        async with asyncio.timeout(WAIT):
+            while not await hub.healthy():
+                await asyncio.sleep(0.05)
+        await say(b"after the restart\n")  # in Redis; no event carries the new end
+        assert await fresh_offsets(8) == [len(stream)] * 8
+    finally:
+        await check.aclose()
+        await hub.close()
