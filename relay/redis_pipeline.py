@@ -124,12 +124,15 @@ class Appends:
         self._on_down = on_down
         self._clock = clock
         self._pipes: dict[str, _Pipe] = {}
+        self._closed = False
 
     # ------------------------------------------------------------------ API
 
     def push(self, agent_id: str, conn_id: str, offset: int, data: bytes,
              frame: bytes | None) -> None:
         """Queue a chunk of ``agent_id`` received on ``conn_id``; never waits."""
+        if self._closed:
+            return
         pipe = self._pipes.get(agent_id)
         if pipe is None:
             pipe = self._pipes[agent_id] = _Pipe()
@@ -152,7 +155,9 @@ class Appends:
         docstring): at once when nothing is pending or Redis is unreachable, else with
         True after the append that resolves the last of them, False if one fails first."""
         pipe = self._pipes.get(agent_id)
-        if pipe is None or pipe.low() > pipe.pushed:
+        if self._closed:
+            callback(False)
+        elif pipe is None or pipe.low() > pipe.pushed:
             callback(True)
         elif pipe.outage:
             callback(False)
@@ -178,12 +183,19 @@ class Appends:
                 raise RedisConnectionError(f"output of agent {agent_id} is still buffered")
 
     async def close(self) -> None:
+        """Stop the writers; everyone still waiting for an append is answered False
+        (a waiter left pending would hang its handler, and with it the shutdown)."""
+        self._closed = True
         tasks = [p.task for p in self._pipes.values() if p.task is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for pipe in self._pipes.values():
+            marks, pipe.marks = pipe.marks, deque()
+            for _seq, callback in marks:
+                callback(False)
         self._pipes.clear()
 
     # ------------------------------------------------------------------ writer
