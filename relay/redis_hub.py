@@ -78,6 +78,8 @@ log = logging.getLogger(__name__)
 #: Close code for a sidecar that connects while Redis is unreachable (RFC 6455 "try
 #: again later"); the sidecar retries it like any close but 4401/4403/4409.
 TRY_AGAIN_LATER = 1013
+#: Longest each step of :meth:`RedisHub.close` may take.
+CLOSE_STEP_TIMEOUT = 5.0
 
 
 class RedisHub:
@@ -171,21 +173,38 @@ class RedisHub:
             log.info("relay %s: joined the redis fleet", self.relay_id)
 
     async def close(self) -> None:
+        """Stop every background task and connection. Each step is bounded by
+        ``CLOSE_STEP_TIMEOUT`` so that a task stuck in a Redis call can never hold the
+        relay's shutdown (SIGTERM must end in exit 0); what did not stop is logged."""
         for handle in self._forget_timers.values():
             handle.cancel()
         self._forget_timers.clear()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, *REDIS_DOWN):
-                await task
-        await self._appends.close()
-        await self._bus.close()
-        await self._reader.close()
-        await self._liveness.close()
-        with contextlib.suppress(*REDIS_DOWN):
-            await self._client.aclose()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=CLOSE_STEP_TIMEOUT)
+            for task in pending:
+                log.warning("relay %s: task %s did not stop on close", self.relay_id,
+                            task.get_name())
+            for task in tasks:
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: an error here is moot at shutdown
+        for name, step in (
+            ("appends", self._appends.close),
+            ("bus", self._bus.close),
+            ("reader", self._reader.close),
+            ("liveness", self._liveness.close),
+            ("client", self._client.aclose),
+        ):
+            try:
+                async with asyncio.timeout(CLOSE_STEP_TIMEOUT):
+                    await step()
+            except TimeoutError:
+                log.warning("relay %s: closing the %s took over %.0f s; left behind",
+                            self.relay_id, name, CLOSE_STEP_TIMEOUT)
+            except REDIS_DOWN:
+                pass
 
     async def healthy(self) -> bool:
         if not self._bus.connected:
