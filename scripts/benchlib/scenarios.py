@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 import zlib
 from collections.abc import AsyncIterator
@@ -200,8 +202,9 @@ async def burst(
 def profiler(proc: Proc, out: Path) -> subprocess.Popen[bytes]:
     """``py-spy record`` of ``proc`` until SIGINT: collapsed stacks of the thread holding
     the GIL (on-CPU Python time), sampled without pausing the process."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     return subprocess.Popen(
-        ["py-spy", "record", "--nonblocking", "--gil", "--format", "raw", "--rate", "500",
+        [exe, "record", "--nonblocking", "--gil", "--format", "raw", "--rate", "500",
          "-o", str(out), "--pid", str(proc.pid)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
