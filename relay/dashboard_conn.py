@@ -4,6 +4,10 @@ Every frame is checked in the order of contract section 4: parse, object with a 
 ``type``, known type, rate limit (input-bearing kinds spend a token, valid or not),
 fields, role, scope, then the hub's agent known / agent connected. The first failing
 check answers an ``error``; the connection stays open.
+
+A dashboard's access ends with its token: at ``exp`` the connection is closed with 4401
+(:func:`relay.wsconn.close_at_expiry`). Sidecars are not closed at expiry (closing a
+streaming agent would cut its output); their token is checked on every reconnect.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from relay.ratelimit import TokenBucket
 from relay.wsconn import (
     Socket,
     authenticate,
+    close_at_expiry,
     is_gone,
     serve_endpoint,
 )
@@ -78,11 +83,12 @@ async def _authorised(sock: Socket, connect: DashboardConnect, hub: Hub) -> None
         peer=sock.outbox,
     )
     try:
-        await hub.attach_dashboard(conn)
-        try:
-            await _Session(sock, conn, claims, hub).run()
-        finally:
-            await hub.detach_dashboard(conn)
+        with close_at_expiry(sock, claims, KIND):
+            await hub.attach_dashboard(conn)
+            try:
+                await _Session(sock, conn, claims, hub).run()
+            finally:
+                await hub.detach_dashboard(conn)
     finally:
         connections.release(claims.sub)
 

@@ -5,13 +5,16 @@ A connection's life: :func:`origin_allowed` (else HTTP 403, no upgrade) ->
 sends) -> :func:`read_first` (the first message within ``hello_timeout``: 4408, 4400) ->
 :func:`authenticate` (4401) -> the endpoint's own role/scope checks and message loop ->
 :func:`finish`. :func:`serve_endpoint` runs that life for one endpoint.
+:func:`close_at_expiry` (dashboards only) closes with 4401 when the token's ``exp`` passes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Final, TypeVar
 from urllib.parse import urlsplit
@@ -233,6 +236,29 @@ def authenticate(sock: Socket, message_token: str | None, kind: str) -> Claims |
     log.info("%s from %s: auth ok: sub=%s role=%s", kind, peer_name(sock.request),
              claims.sub, claims.role)
     return claims
+
+
+@contextlib.contextmanager
+def close_at_expiry(sock: Socket, claims: Claims, kind: str) -> Iterator[None]:
+    """Close ``sock`` with 4401 when ``claims.exp`` passes, unless the block ends first.
+
+    One timer per connection, cancelled on the way out. ``exp`` is wall-clock time; the
+    delay is computed once, so a wall clock that jumps later does not move the close.
+    """
+    delay = max(0.0, claims.exp - time.time())
+    handle = asyncio.get_running_loop().call_later(delay, _expired, sock, claims, kind)
+    try:
+        yield
+    finally:
+        handle.cancel()
+
+
+def _expired(sock: Socket, claims: Claims, kind: str) -> None:
+    if sock.outbox.closed:
+        return
+    log.info("%s from %s: token of sub=%s expired: closing with %d", kind,
+             peer_name(sock.request), claims.sub, CloseCode.UNAUTHENTICATED)
+    sock.close(CloseCode.UNAUTHENTICATED, "token expired")
 
 
 async def finish(sock: Socket, kind: str) -> None:
