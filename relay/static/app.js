@@ -138,8 +138,15 @@ class App {
     this._renderStatus();
     if (state.kind === "refused") {
       sessionStorage.removeItem(TOKEN_KEY);
-      this._failPendingRequests("the relay refused the token");
-      this.askForToken(`Refused (${state.code}): ${state.reason}. Paste a valid token.`);
+      if (state.expired) {
+        this._failPendingRequests("the session expired");
+        this.askForToken(`Session expired (${state.code}): the token's time ran out, so the `
+          + "relay ended this session. Open a fresh dashboard link, or mint a new token "
+          + "(agent-sidecar token --role operator --sub you) and paste it here.");
+      } else {
+        this._failPendingRequests("the relay refused the token");
+        this.askForToken(`Refused (${state.code}): ${state.reason}. Paste a valid token.`);
+      }
     } else if (state.kind === "reconnecting") {
       this._failPendingRequests("connection to the relay lost");
     }
@@ -156,7 +163,7 @@ class App {
         text = `reconnecting in ${secs}s (${state.reason})`;
         break;
       }
-      case "refused": text = `refused (${state.code})`; break;
+      case "refused": text = state.expired ? "session expired" : `refused (${state.code})`; break;
       default: text = "not connected";
     }
     setText(this.statusText, text);

@@ -2,6 +2,7 @@
 //
 //   connecting --dashboard:connected--> connected
 //   connecting|connected --close 4401/4403/4400--> refused     (final: ask for a token)
+//   connected --close 4401--> refused, expired: true           (the token ran out mid-session)
 //   connecting|connected --any other close--> reconnecting(at) --timer--> connecting
 //
 // Reconnects use exponential backoff with jitter; 4503 (slow consumer) resumes at once.
@@ -22,6 +23,11 @@ export const REFUSED_CLOSES = new Map([
   [4403, "this token may not open the dashboard (wrong role)"],
 ]);
 
+/** Why a 4401 that ends an established session is final: the relay closes a dashboard
+ * when its token's `exp` passes, and the same token would only be refused again. */
+export const SESSION_EXPIRED =
+  "session expired: open a fresh dashboard link or mint a new token (agent-sidecar token)";
+
 /**
  * Delay before reconnect attempt `attempt` (0-based): exponential, capped, with
  * "equal jitter" (half fixed, half random) so a fleet of tabs does not reconnect
@@ -38,7 +44,8 @@ export function backoffDelay(attempt, random = Math.random(), { baseMs = 500, ca
 /**
  * @typedef {{kind: "connecting"} | {kind: "connected", role: string, sub: string}
  *   | {kind: "reconnecting", at: number, code: number, reason: string}
- *   | {kind: "refused", code: number, reason: string} | {kind: "stopped"}} ConnState
+ *   | {kind: "refused", code: number, reason: string, expired: boolean}
+ *   | {kind: "stopped"}} ConnState
  */
 
 export class Connection {
@@ -155,7 +162,10 @@ export class Connection {
     this.lastCloseCode = code;
     const refused = REFUSED_CLOSES.get(code);
     if (refused) {
-      this._setState({ kind: "refused", code, reason: refused });
+      // 4401 after dashboard:connected: the token expired during the session.
+      const expired = code === 4401 && this.connectedAt > 0;
+      this.connectedAt = 0;
+      this._setState({ kind: "refused", code, reason: expired ? SESSION_EXPIRED : refused, expired });
       return;
     }
     if (this.connectedAt && Date.now() - this.connectedAt > STABLE_MS) this.attempt = 0;
