@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,6 +213,30 @@ def to_dict(msg: Message) -> dict[str, Any]:
     return {"type": msg.TYPE, **d}
 
 
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
 def encode(msg: Message) -> str:
     """One JSON text frame for a message."""
-    return json.dumps(to_dict(msg), ensure_ascii=False, separators=(",", ":"))
+    return _dumps(to_dict(msg))
+
+
+def encode_agent_info(info: AgentInfo) -> str:
+    """``info`` as the JSON text it has inside an encoded ``dashboard:connected``."""
+    return _dumps(agent_info_dict(info))
+
+
+_AGENTS_TAIL = '"agents":[]}'
+
+
+def encode_dashboard_connected(msg: DashboardConnected, agents: Iterable[str]) -> str:
+    """``encode(msg)`` with ``agents`` (texts from :func:`encode_agent_info`, in order)
+    as the agent list; ``msg.agents`` must be empty. For callers that keep each agent's
+    text until it changes instead of encoding every agent for every dashboard."""
+    if msg.agents:
+        raise ValueError("give the agents as encoded texts, not in the message")
+    head = encode(msg)
+    if not head.endswith(_AGENTS_TAIL):  # to_dict puts "agents" last
+        raise AssertionError(f"dashboard:connected no longer ends with {_AGENTS_TAIL}")
+    return f"{head[:-2]}{','.join(agents)}]}}"
