@@ -7,7 +7,8 @@ step, which is what makes "every byte exactly once, in order" hold.
 Fan-out encodes each chunk at most once per form (JSON text, binary frame) and enqueues
 the same object on every subscriber's :class:`relay.hub.Peer`. A subscriber whose
 position differs from the chunk's start (it asked for a ``since`` inside the chunk) gets
-a sliced copy of its own.
+a sliced copy of its own. ``dashboard:connected`` joins per-agent texts kept until the
+agent changes (:class:`relay.agent_list.AgentList`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from relay.agent_list import AgentList
 from relay.hub import AgentConn, Control, DashboardConn, HubError, OutputSlice, Scope
 from relay.protocol import (
     AgentHello,
@@ -33,7 +35,6 @@ from relay.protocol import (
     CommandAck,
     CommandInterrupt,
     CommandRequest,
-    DashboardConnected,
     ErrorCode,
     Heartbeat,
     Subscribed,
@@ -88,6 +89,7 @@ class LocalHub:
         self._forget_after = forget_after
         self._clock = clock
         self._agents: dict[str, _Agent] = {}
+        self._agent_list = AgentList()
         self._dashboards: dict[DashboardConn, set[str]] = {}
         self._pending: dict[str, _Pending] = {}
         self._prefix = secrets.token_hex(4)
@@ -205,14 +207,8 @@ class LocalHub:
 
     async def attach_dashboard(self, conn: DashboardConn) -> None:
         self._dashboards[conn] = set()
-        agents = tuple(await self.list_agents(conn.scope))
-        conn.peer.send_text(
-            encode(
-                DashboardConnected(
-                    session_id=conn.session_id, sub=conn.sub, role=conn.role, agents=agents
-                )
-            )
-        )
+        infos = await self.list_agents(conn.scope)
+        conn.peer.send_text(self._agent_list.connected(conn, infos))
 
     async def detach_dashboard(self, conn: DashboardConn) -> None:
         subscribed = self._dashboards.pop(conn, set())
@@ -394,6 +390,7 @@ class LocalHub:
             self._schedule_forget(agent)
             return
         del self._agents[agent_id]
+        self._agent_list.discard(agent_id)
         log.info("forgot agent %s", agent_id)
         text = encode(AgentRemoved(agent_id=agent_id))
         for dashboard, subscribed in self._dashboards.items():

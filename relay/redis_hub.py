@@ -11,7 +11,8 @@ What each relay keeps in memory:
   after every resubscription (``relay.redis_bus``). ``dashboard:connected`` is built
   from it in the same step that registers the dashboard for events, after waiting until
   the copy has caught up with the version Redis had when the dashboard connected, so
-  no event is missed or doubled and the list includes every agent attached before;
+  no event is missed or doubled and the list includes every agent attached before
+  (each agent's text is kept until it changes, ``relay.agent_list``);
 - its own agent connections (``_local``) and dashboards;
 - one :class:`relay.redis_feed.Feed` per watched agent, fed by the relay's ``XREAD``
   loop and, for local agents, directly after each append;
@@ -44,6 +45,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from relay.agent_list import AgentList
 from relay.hub import AgentConn, Control, DashboardConn, HubError, OutputSlice, Scope
 from relay.protocol import (
     AgentHello,
@@ -55,7 +57,6 @@ from relay.protocol import (
     AgentWelcome,
     CloseCode,
     CommandAck,
-    DashboardConnected,
     ErrorCode,
     Heartbeat,
     Subscribed,
@@ -110,6 +111,7 @@ class RedisHub:
         self.relay_id = secrets.token_hex(6)
         # Shared-state copy
         self._agents: dict[str, Record] = {}
+        self._agent_list = AgentList()
         self._applied = 0
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         # This relay's connections and routing
@@ -346,18 +348,14 @@ class RedisHub:
         except REDIS_DOWN:
             self._down()
         self._dashboards[conn] = set()
-        agents = []
-        for agent_id in sorted(self._agents):
-            if not conn.scope.may_see(agent_id):
-                continue
+        texts = []
+        for agent_id in sorted(a for a in self._agents if conn.scope.may_see(a)):
             info = self._agents[agent_id].info
             end, seen = ends.get(agent_id, (info.offset, info.last_seen))
-            agents.append(dataclasses.replace(
+            texts.append(self._agent_list.text(
                 info, offset=max(end, info.offset), last_seen=max(seen, info.last_seen)
             ))
-        conn.peer.send_text(encode(DashboardConnected(
-            session_id=conn.session_id, sub=conn.sub, role=conn.role, agents=tuple(agents)
-        )))
+        conn.peer.send_text(self._agent_list.connected_texts(conn, texts))
 
     async def detach_dashboard(self, conn: DashboardConn) -> None:
         for agent_id in self._dashboards.pop(conn, set()):
@@ -522,6 +520,7 @@ class RedisHub:
                 return
             self._cancel_forget(agent_id)
             self._confirmed_end.pop(agent_id, None)
+            self._agent_list.discard(agent_id)
             feed = self._feeds.pop(agent_id, None)
             text = encode(AgentRemoved(agent_id=agent_id))
             for dashboard, subscribed in self._dashboards.items():
