@@ -31,12 +31,15 @@ BINARY_TAG = 0x01
 class Dashboard:
     """One ``/ws/dashboard`` connection following one agent's output stream."""
 
-    def __init__(self, session: aiohttp.ClientSession, relay: Relay, *, binary: bool = True,
-                 sub: str = "bench-viewer") -> None:
+    def __init__(self, session: aiohttp.ClientSession, url: str, *, binary: bool = True,
+                 sub: str = "bench-viewer", token: str | None = None) -> None:
         self._session = session
-        self._relay = relay
+        #: The relay's ``ws://host:port``.
+        self._url = url
         self.binary = binary
         self.sub = sub
+        #: A dashboard token; by default an operator token for ``sub`` (minted here).
+        self._token = token
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         #: Next offset expected; None before the first output frame.
         self.end: int | None = None
@@ -59,11 +62,11 @@ class Dashboard:
 
     async def connect(self) -> dict[str, Any]:
         self.ws = await self._session.ws_connect(
-            self._relay.ws + "/ws/dashboard", max_msg_size=0, autoping=True
+            self._url + "/ws/dashboard", max_msg_size=0, autoping=True
         )
         await self.ws.send_str(json.dumps({
             "type": "dashboard:connect", "protocol": 1,
-            "token": token("operator", self.sub), "binary": self.binary,
+            "token": self._token or token("operator", self.sub), "binary": self.binary,
         }))
         msg = await self.ws.receive(timeout=30)
         if msg.type is not aiohttp.WSMsgType.TEXT:

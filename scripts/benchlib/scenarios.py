@@ -67,7 +67,7 @@ async def relay_for(ctx: Ctx, name: str, *extra: str) -> AsyncIterator[Relay]:
 
 
 async def _dashboards(ctx: Ctx, relay: Relay, count: int, binary: bool = True) -> list[Dashboard]:
-    boards = [Dashboard(ctx.session, relay, binary=binary, sub=f"bench-viewer-{i}")
+    boards = [Dashboard(ctx.session, relay.ws, binary=binary, sub=f"bench-viewer-{i}")
               for i in range(count)]
     # The relay encodes once per fan-out and sends the same frame to everyone: the
     # content is checked on the first and last viewer, offsets and length on all, so
