@@ -7,8 +7,10 @@ import asyncio
 import importlib.util
 import os
 import resource
+import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,9 @@ def _metrics() -> dict[str, Metric]:
                limit_key="ws_echo_p99_us", goal="<=520", check=lambda v, lim: v <= 520),
         Metric("fanout_min_MBps", "10 viewers: slowest viewer", "MB/s", reference="- / 12.1",
                goal=">=25", check=lambda v, lim: v >= 25),
+        Metric("fanout_exact_pct", "10 viewers: all exact", "% runs",
+               goal="100", check=lambda v, lim: v == 100),
+        Metric("fanout_viewer_cpu_ms_per_MB", "10 viewers: CPU per MB, each viewer", "ms/MB"),
         Metric("fanout_relay_cpu_ms_per_MB", "10 viewers: relay CPU per MB", "ms/MB"),
         Metric("stall_min_MBps", "10 viewers + 1 stalled: slowest", "MB/s",
                limit_key="fanout_min_MBps", goal=">=0.8x",
@@ -55,6 +60,8 @@ def _metrics() -> dict[str, Metric]:
         Metric("stall_relay_rss_MB", "stall: relay RSS growth", "MB", reference="- / +95",
                limit_key="fanout_relay_rss_MB", goal="minus no-stall <=8.4",
                check=lambda v, lim: lim is not None and v - lim <= 8.4),
+        Metric("stall_exact_pct", "stall: the 10 others all exact", "% runs",
+               goal="100", check=lambda v, lim: v == 100),
         Metric("stall_close_4503", "stall: stalled viewer got 4503", "%",
                goal="100", check=lambda v, lim: v == 100),
         Metric("exit_complete_pct", "print 16 MiB + exit: complete", "% runs",
@@ -99,89 +106,11 @@ async def _main(args: argparse.Namespace) -> int:
         timeout=timeout, connector=aiohttp.TCPConnector(limit=0)
     ) as session:
         ctx = scenarios.Ctx(session=session, logs=logs, profile=args.profile)
-        if "limits" in only:
-            print("limits", file=sys.stderr)
-            for _ in range(runs):
-                r = await asyncio.to_thread(limits.pty_read, big, "raw")
-                note("pty_raw", r)
-                m["pty_raw_MBps"].values.append(r["MBps"])
-                r = await asyncio.to_thread(limits.pty_read, big, "cooked")
-                note("pty_cooked", r)
-                m["pty_cooked_MBps"].values.append(r["MBps"])
-                e = await limits.ws_echo(session, 500 if quick else 2000)
-                m["ws_echo_p50_us"].values.append(percentile(e["samples_us"], 0.5))
-                m["ws_echo_p99_us"].values.append(percentile(e["samples_us"], 0.99))
-                h = await limits.one_hop(session, (128 if quick else 256) * MIB)
-                note("one_hop", h)
-                m["hop_cpu_ms_per_MB"].values.append(h["cpu_ms_per_MB"])
-        if "throughput" in only:
-            print("throughput", file=sys.stderr)
-            for _ in range(runs):
-                for mode in ("raw", "cooked"):
-                    r = await scenarios.burst(ctx, nbytes=big, mode=mode)
-                    note(f"throughput_{mode}", r)
-                    _exact(r["exact"], f"throughput {mode}", r)
-                    sfx = "" if mode == "raw" else "_cooked"
-                    m[f"{mode}_MBps"].values.append(r["MBps"])
-                    m[f"relay_cpu{sfx}_ms_per_MB"].values.append(r["relay_cpu_ms_per_MB"])
-                    m[f"sidecar_cpu{sfx}_ms_per_MB"].values.append(r["sidecar_cpu_ms_per_MB"])
-        if "rtt" in only:
-            print("rtt", file=sys.stderr)
-            for _ in range(runs):
-                r = await scenarios.keystroke_rtt(ctx, samples=300 if quick else 1000)
-                p50 = percentile(r["samples_us"], 0.5)
-                p99 = percentile(r["samples_us"], 0.99)
-                note("rtt", {"p50_us": p50, "p99_us": p99})
-                m["rtt_p50_us"].values.append(p50)
-                m["rtt_p99_us"].values.append(p99)
-        if "fanout" in only:
-            print("fanout", file=sys.stderr)
-            for _ in range(runs):
-                r = await scenarios.burst(ctx, nbytes=big, mode="raw", viewers=10)
-                note("fanout", r)
-                _exact(r["exact"], "fanout", r)
-                m["fanout_min_MBps"].values.append(r["MBps"])
-                m["fanout_relay_cpu_ms_per_MB"].values.append(r["relay_cpu_ms_per_MB"])
-                m["fanout_relay_rss_MB"].values.append(r["relay_rss_growth_MB"])
-        if "stall" in only:
-            print("stall", file=sys.stderr)
-            for _ in range(runs):
-                r = await scenarios.burst(ctx, nbytes=65 * MIB if not quick else big,
-                                          mode="raw", viewers=10, stalled=True)
-                note("stall", r)
-                _exact(r["exact"], "stall", r)
-                m["stall_min_MBps"].values.append(r["MBps"])
-                m["stall_relay_rss_MB"].values.append(r["relay_rss_growth_MB"])
-                m["stall_close_4503"].values.append(
-                    100.0 if r["stalled_close_code"] == 4503 else 0.0)
-        if "exit" in only:
-            print("exit", file=sys.stderr)
-            ok = 0
-            n = max(runs, 5)
-            for _ in range(n):
-                r = await scenarios.exit_burst(ctx, nbytes=16 * MIB, viewers=10)
-                note("exit", r)
-                ok += bool(r["all_complete"]) and r["sidecar_exit"] == 0
-            m["exit_complete_pct"].values.append(100.0 * ok / n)
-        if "late" in only:
-            print("late joiner", file=sys.stderr)
-            for _ in range(runs):
-                r = await scenarios.late_joiner(ctx, nbytes=8 * MIB)
-                note("late", r)
-                _exact(r["binary_exact"] and r["json_exact"], "late joiner", r)
-                m["late_join_s"].values.append(r["binary_s"])
-                m["late_join_json_s"].values.append(r["json_s"])
-        if "scale" in only:
-            print("scale", file=sys.stderr)
-            for _ in range(1 if quick else 3):
-                r = await scenarios.scale(ctx, agents=1000, dashboards=1000)
-                note("scale", r)
-                for k in ("idle_rss_MB", "agent_rss_KB", "dashboard_rss_KB",
-                          "connect_agents_s", "connect_dashboards_s"):
-                    m[f"scale_{k}"].values.append(r[k])
-        if "redis" in only:
-            print("redis", file=sys.stderr)
-            await _redis(m, raw, quick, runs)
+        try:
+            await _scenarios(ctx, only, m, raw, note, quick, runs, big)
+        finally:
+            if ctx.viewers is not None:
+                await ctx.viewers.close()
 
     metrics = list(m.values())
     lims = {k: v for k, v in m.items()}
@@ -197,6 +126,102 @@ async def _main(args: argparse.Namespace) -> int:
     write_json(out, info, metrics, lims, raw)
     print(f"wrote {out}")
     return 0
+
+
+async def _scenarios(ctx: scenarios.Ctx, only: set[str], m: dict[str, Metric],
+                     raw: dict[str, list[Any]], note: Callable[[str, Any], None],
+                     quick: bool, runs: int, big: int) -> None:
+    if "limits" in only:
+        print("limits", file=sys.stderr)
+        for _ in range(runs):
+            r = await asyncio.to_thread(limits.pty_read, big, "raw")
+            note("pty_raw", r)
+            m["pty_raw_MBps"].values.append(r["MBps"])
+            r = await asyncio.to_thread(limits.pty_read, big, "cooked")
+            note("pty_cooked", r)
+            m["pty_cooked_MBps"].values.append(r["MBps"])
+            e = await limits.ws_echo(ctx.session, 500 if quick else 2000)
+            m["ws_echo_p50_us"].values.append(percentile(e["samples_us"], 0.5))
+            m["ws_echo_p99_us"].values.append(percentile(e["samples_us"], 0.99))
+            h = await limits.one_hop(ctx.session, (128 if quick else 256) * MIB)
+            note("one_hop", h)
+            m["hop_cpu_ms_per_MB"].values.append(h["cpu_ms_per_MB"])
+    if "throughput" in only:
+        print("throughput", file=sys.stderr)
+        for _ in range(runs):
+            for mode in ("raw", "cooked"):
+                r = await scenarios.burst(ctx, nbytes=big, mode=mode)
+                note(f"throughput_{mode}", r)
+                _exact(r["exact"], f"throughput {mode}", r)
+                sfx = "" if mode == "raw" else "_cooked"
+                m[f"{mode}_MBps"].values.append(r["MBps"])
+                m[f"relay_cpu{sfx}_ms_per_MB"].values.append(r["relay_cpu_ms_per_MB"])
+                m[f"sidecar_cpu{sfx}_ms_per_MB"].values.append(r["sidecar_cpu_ms_per_MB"])
+    if "rtt" in only:
+        print("rtt", file=sys.stderr)
+        for _ in range(runs):
+            r = await scenarios.keystroke_rtt(ctx, samples=300 if quick else 1000)
+            p50 = percentile(r["samples_us"], 0.5)
+            p99 = percentile(r["samples_us"], 0.99)
+            note("rtt", {"p50_us": p50, "p99_us": p99})
+            m["rtt_p50_us"].values.append(p50)
+            m["rtt_p99_us"].values.append(p99)
+    if "fanout" in only:
+        print("fanout", file=sys.stderr)
+        exact = 0
+        for _ in range(runs):
+            r = await scenarios.fanout(ctx, nbytes=big, viewers=10)
+            note("fanout", r)
+            _exact(r["exact"], "fanout", r)
+            exact += r["exact"]
+            m["fanout_min_MBps"].values.append(r["MBps"])
+            m["fanout_viewer_cpu_ms_per_MB"].values.append(
+                statistics.median(r["viewer_cpu_ms_per_MB"]))
+            m["fanout_relay_cpu_ms_per_MB"].values.append(r["relay_cpu_ms_per_MB"])
+            m["fanout_relay_rss_MB"].values.append(r["relay_rss_growth_MB"])
+        m["fanout_exact_pct"].values.append(100.0 * exact / runs)
+    if "stall" in only:
+        print("stall", file=sys.stderr)
+        exact = 0
+        for _ in range(runs):
+            r = await scenarios.fanout(ctx, nbytes=65 * MIB if not quick else big,
+                                       viewers=10, stalled=True)
+            note("stall", r)
+            _exact(r["exact"], "stall", r)
+            exact += r["exact"]
+            m["stall_min_MBps"].values.append(r["MBps"])
+            m["stall_relay_rss_MB"].values.append(r["relay_rss_growth_MB"])
+            m["stall_close_4503"].values.append(
+                100.0 if r["stalled_close_code"] == 4503 else 0.0)
+        m["stall_exact_pct"].values.append(100.0 * exact / runs)
+    if "exit" in only:
+        print("exit", file=sys.stderr)
+        ok = 0
+        n = max(runs, 5)
+        for _ in range(n):
+            r = await scenarios.exit_burst(ctx, nbytes=16 * MIB, viewers=10)
+            note("exit", r)
+            ok += bool(r["all_complete"]) and r["sidecar_exit"] == 0
+        m["exit_complete_pct"].values.append(100.0 * ok / n)
+    if "late" in only:
+        print("late joiner", file=sys.stderr)
+        for _ in range(runs):
+            r = await scenarios.late_joiner(ctx, nbytes=8 * MIB)
+            note("late", r)
+            _exact(r["binary_exact"] and r["json_exact"], "late joiner", r)
+            m["late_join_s"].values.append(r["binary_s"])
+            m["late_join_json_s"].values.append(r["json_s"])
+    if "scale" in only:
+        print("scale", file=sys.stderr)
+        for _ in range(1 if quick else 3):
+            r = await scenarios.scale(ctx, agents=1000, dashboards=1000)
+            note("scale", r)
+            for k in ("idle_rss_MB", "agent_rss_KB", "dashboard_rss_KB",
+                      "connect_agents_s", "connect_dashboards_s"):
+                m[f"scale_{k}"].values.append(r[k])
+    if "redis" in only:
+        print("redis", file=sys.stderr)
+        await _redis(m, raw, quick, runs)
 
 
 async def _redis(m: dict[str, Metric], raw: dict[str, list[Any]], quick: bool, runs: int) -> None:

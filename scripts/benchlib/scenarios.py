@@ -1,11 +1,13 @@
 """The scenarios: each starts its own relay (``agent-sidecar relay``) and sidecars
-(``agent-sidecar run``), drives them from dashboards in this process, and returns the
-numbers of one run.
+(``agent-sidecar run``), drives them from dashboards, and returns the numbers of one
+run. The dashboards are in this process, except the fan-out's ten viewers: each is its
+own process (``viewer.py``), as browsers are, so that the bench is not their bottleneck.
 
 A scenario's agent prints :data:`READY` and waits for a keystroke ("go", sent by a
 dashboard as ``terminal:input``), so every dashboard is subscribed before the burst and
 the clock starts with the keystroke. Every dashboard checks offsets (no gap, no
-duplicate) and the CRC-32 of what it got against the expected bytes.
+duplicate) and the CRC-32 of what it got against the expected bytes (in-process
+fan-outs: the CRC on the first and last viewer only).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .clients import Dashboard, StalledDashboard
 from .procs import (
     Proc,
     Relay,
+    ViewerPool,
     cpu_seconds,
     reset_peak_rss,
     rss_bytes,
@@ -51,6 +54,8 @@ class Ctx:
     run: int = 0
     #: Record py-spy profiles of the relay and the sidecar during each burst.
     profile: bool = False
+    #: The fan-out scenario's viewer processes (kept across runs; closed by the caller).
+    viewers: ViewerPool | None = None
 
     def next_id(self, name: str) -> str:
         self.run += 1
@@ -112,11 +117,56 @@ class RssSampler:
         return self.peak - self.base
 
 
+class Window:
+    """CPU, page faults and peak RSS of the relay and the sidecar (and py-spy profiles
+    with ``--profile``) over one burst, from :meth:`start` to :meth:`stop`."""
+
+    def __init__(self, ctx: Ctx, relay: Relay, sidecar: Proc, agent_id: str) -> None:
+        self.ctx, self.relay, self.sidecar, self.agent_id = ctx, relay, sidecar, agent_id
+        self.sampler = RssSampler(relay.pid)
+        self.spies: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        self.sampler.start()
+        if self.ctx.profile:
+            self.spies = [profiler(p, self.ctx.logs / f"profile-{who}-{self.agent_id}.txt")
+                          for who, p in (("relay", self.relay), ("sidecar", self.sidecar))]
+        self.relay_cpu0, self.side_cpu0 = self.relay.cpu(), self.sidecar.cpu()
+        self.relay_flt0, self.side_flt0 = self.relay.faults(), self.sidecar.faults()
+        self.bench_cpu0 = cpu_seconds(os.getpid())
+        self.t0 = time.perf_counter()
+
+    def end(self) -> None:
+        """The burst is over: read the counters (the processes may exit next)."""
+        self.t_end = time.perf_counter()
+        self.relay_cpu = self.relay.cpu() - self.relay_cpu0
+        self.side_cpu = self.sidecar.cpu() - self.side_cpu0
+        self.relay_flt = self.relay.faults() - self.relay_flt0
+        self.side_flt = self.sidecar.faults() - self.side_flt0
+        self.bench_cpu = cpu_seconds(os.getpid()) - self.bench_cpu0
+
+    async def stop(self) -> None:
+        for spy in self.spies:
+            spy.send_signal(signal.SIGINT)
+            spy.wait()
+        self.rss_growth = await self.sampler.stop()
+
+    def numbers(self, mb: float) -> dict[str, Any]:
+        return {
+            "bench_cpu_pct": 100 * self.bench_cpu / (self.t_end - self.t0),
+            "relay_cpu_ms_per_MB": self.relay_cpu * 1000 / mb,
+            "sidecar_cpu_ms_per_MB": self.side_cpu * 1000 / mb,
+            "relay_rss_growth_MB": self.rss_growth / 1e6,
+            "relay_faults_per_MB": self.relay_flt / mb,
+            "sidecar_faults_per_MB": self.side_flt / mb,
+        }
+
+
 async def burst(
-    ctx: Ctx, *, nbytes: int, mode: str, viewers: int = 1, stalled: bool = False,
-    binary: bool = True,
+    ctx: Ctx, *, nbytes: int, mode: str, viewers: int = 1, binary: bool = True,
 ) -> dict[str, Any]:
-    """One agent writes ``nbytes`` after "go"; ``viewers`` dashboards follow it."""
+    """One agent writes ``nbytes`` after "go"; ``viewers`` dashboards in this process
+    follow it (the throughput scenario: one viewer)."""
     expected = expected_output(nbytes, mode)
     want_crc = zlib.crc32(expected)
     start = len(READY)
@@ -124,10 +174,6 @@ async def burst(
     agent_id = ctx.next_id(f"burst-{mode}")
     async with relay_for(ctx, "burst") as relay:
         boards = await _dashboards(ctx, relay, viewers, binary)
-        stall: StalledDashboard | None = None
-        if stalled:
-            stall = StalledDashboard(relay)
-            await asyncio.to_thread(stall.connect)
         sidecar = start_sidecar(relay, agent_id, producer_argv("burst", str(nbytes), mode),
                                 ctx.logs / f"sidecar-{agent_id}.log")
         try:
@@ -135,42 +181,22 @@ async def burst(
             for b in boards:
                 b.check_from = start
                 await b.subscribe(agent_id, 0)
-            if stall is not None:
-                stall.send({"type": "subscribe", "agent_id": agent_id, "since": 0})
             await asyncio.gather(*(b.reached(start) for b in boards))
-            sampler = RssSampler(relay.pid)
-            sampler.start()
+            window = Window(ctx, relay, sidecar, agent_id)
             done = [b.reached(total) for b in boards]
-            spies = [profiler(p, ctx.logs / f"profile-{who}-{agent_id}.txt")
-                     for who, p in (("relay", relay), ("sidecar", sidecar))] if ctx.profile else []
-            relay_cpu0, side_cpu0 = relay.cpu(), sidecar.cpu()
-            relay_flt0, side_flt0 = relay.faults(), sidecar.faults()
-            bench_cpu0 = cpu_seconds(os.getpid())
-            t0 = time.perf_counter()
+            window.start()
             await boards[0].type_keys(agent_id, "\r")
             async with asyncio.timeout(120):
                 results = await asyncio.gather(*done, return_exceptions=True)
-            t_end = time.perf_counter()
-            relay_cpu = relay.cpu() - relay_cpu0
-            side_cpu = sidecar.cpu() - side_cpu0
-            relay_flt = relay.faults() - relay_flt0
-            side_flt = sidecar.faults() - side_flt0
-            bench_cpu = cpu_seconds(os.getpid()) - bench_cpu0
-            for spy in spies:
-                spy.send_signal(signal.SIGINT)
-                spy.wait()
-            rss_growth = await sampler.stop()
+            window.end()
+            await window.stop()
             code = await sidecar.wait(30)
-            stall_code = None
-            if stall is not None:
-                stall_code = await asyncio.to_thread(stall.drain_close_code, 10.0)
-                stall.close()
         finally:
             await sidecar.stop()
             await _close_all(boards)
     mb = len(expected) / 1e6
     times = [t for t in results if isinstance(t, float)]
-    per_viewer = [mb / (t - t0) for t in times]
+    per_viewer = [mb / (t - window.t0) for t in times]
     def ok(b: Dashboard) -> bool:
         return (b.crc == want_crc or not b.check_crc) and b.order_errors == 0 and b.end == total
 
@@ -186,16 +212,93 @@ async def burst(
         "per_viewer_MBps": per_viewer,
         "MBps": min(per_viewer) if len(times) == viewers else 0.0,
         "viewers_closed": [b.close_code for b in boards if b.close_code is not None],
-        "bench_cpu_pct": 100 * bench_cpu / (t_end - t0),
-        "relay_cpu_ms_per_MB": relay_cpu * 1000 / mb,
-        "sidecar_cpu_ms_per_MB": side_cpu * 1000 / mb,
-        "relay_rss_growth_MB": rss_growth / 1e6,
-        "relay_faults_per_MB": relay_flt / mb,
-        "sidecar_faults_per_MB": side_flt / mb,
+        **window.numbers(mb),
         "exact": exact,
         "sidecar_exit": code,
-        "stalled_close_code": stall_code,
         "frames_per_viewer": boards[0].frames,
+    }
+
+
+async def fanout(ctx: Ctx, *, nbytes: int, viewers: int, stalled: bool = False,
+                 ) -> dict[str, Any]:
+    """One agent writes ``nbytes`` (raw tty) after "go"; ``viewers`` dashboards follow it,
+    each in its own process (``viewer.py``), as separate browsers would. With
+    ``stalled``, one more dashboard (a raw socket in this process: it costs nothing)
+    subscribes and never reads; the relay should close it with 4503.
+
+    The keystroke comes from a control dashboard in this process that subscribes to
+    nothing, once every viewer has printed its sentinel (subscribed, marker received).
+    The viewer processes are ``ctx.viewers``, started at the first run and kept.
+    """
+    expected = expected_output(nbytes, "raw")
+    want_crc = zlib.crc32(expected)
+    start = len(READY)
+    total = start + len(expected)
+    agent_id = ctx.next_id("fanout")
+    if ctx.viewers is None:
+        ctx.viewers = ViewerPool(ctx.logs / "viewers.log")
+    async with relay_for(ctx, "fanout") as relay:
+        (control,) = await _dashboards(ctx, relay, 1)
+        sidecar = start_sidecar(relay, agent_id, producer_argv("burst", str(nbytes), "raw"),
+                                ctx.logs / f"sidecar-{agent_id}.log")
+        stall: StalledDashboard | None = None
+        try:
+            procs = await ctx.viewers.get(viewers)
+            for i, p in enumerate(procs):
+                name = f"bench-viewer-{i}"
+                p.follow({"url": relay.ws, "token": token("viewer", name), "name": name,
+                          "agent_id": agent_id, "start": start, "total": total,
+                          "timeout": 120})
+            await control.wait_agent(agent_id)
+            async with asyncio.timeout(60):
+                await asyncio.gather(*(p.subscribed() for p in procs))
+            if stalled:
+                stall = StalledDashboard(relay)
+                await asyncio.to_thread(stall.connect)
+                stall.send({"type": "subscribe", "agent_id": agent_id, "since": 0})
+            window = Window(ctx, relay, sidecar, agent_id)
+            window.start()
+            await control.type_keys(agent_id, "\r")
+            async with asyncio.timeout(150):
+                results = await asyncio.gather(*(p.result() for p in procs))
+            window.end()
+            await window.stop()
+            code = await sidecar.wait(30)
+            stall_code = None
+            if stall is not None:
+                stall_code = await asyncio.to_thread(stall.drain_close_code, 10.0)
+        except BaseException:
+            await ctx.viewers.close()  # a viewer may be mid-job: start afresh
+            raise
+        finally:
+            if stall is not None:
+                stall.close()
+            await sidecar.stop()
+            await control.close()
+    mb = len(expected) / 1e6
+    for r in results:
+        r["crc_ok"] = r["crc"] == want_crc
+        r["exact"] = r["crc_ok"] and r["order_errors"] == 0 and r["end"] == total
+    times = [r["done_at"] for r in results if r["done_at"] is not None]
+    per_viewer = [mb / (t - window.t0) for t in times]
+    return {
+        "problems": [
+            {"viewer": r["viewer"], "crc_ok": r["crc_ok"], "order_errors": r["order_errors"],
+             "end_minus_total": (r["end"] or 0) - total, "close_code": r["close_code"],
+             "error": r["error"], "errors": r["errors"]}
+            for r in results if not r["exact"]
+        ],
+        "MB": mb,
+        "per_viewer_MBps": per_viewer,
+        "MBps": min(per_viewer) if len(times) == viewers else 0.0,
+        "viewers_exact": sum(r["exact"] for r in results),
+        "viewers_closed": [r["close_code"] for r in results if r["close_code"] is not None],
+        "viewer_cpu_ms_per_MB": [r["cpu_s"] * 1000 / mb for r in results],
+        **window.numbers(mb),
+        "exact": all(r["exact"] for r in results),
+        "sidecar_exit": code,
+        "stalled_close_code": stall_code,
+        "frames_per_viewer": results[0]["frames"],
     }
 
 
@@ -393,4 +496,4 @@ async def scale(ctx: Ctx, *, agents: int, dashboards: int) -> dict[str, Any]:
     }
 
 
-__all__ = ["Ctx", "Proc", "burst", "exit_burst", "keystroke_rtt", "late_joiner", "scale"]
+__all__ = ["Ctx", "Proc", "burst", "exit_burst", "fanout", "keystroke_rtt", "late_joiner", "scale"]
