@@ -52,6 +52,7 @@ from relay.protocol import (
 from .backoff import backoff_delay
 from .config import LinkConfig
 from .retention import Retention
+from .wsdirect import DirectWriter
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +63,20 @@ FINAL_CLOSE_CODES = frozenset(
 #: Smallest output frame payload the link shrinks to after a 1009 (message too big).
 MIN_CHUNK_BYTES = 4096
 
+#: Output up to this size may be written directly from the PTY callback (echoes, prompts).
+DIRECT_MAX_BYTES = 16 * 1024
+
 ControlMessage = CommandRequest | TerminalInput | TerminalResize | CommandInterrupt
 
 
 class Controller(Protocol):
-    """What the link asks the PTY side to do; raise an exception to report failure."""
+    """What the link asks the PTY side to do, at once and in arrival order.
 
-    async def apply(self, msg: ControlMessage) -> None: ...
+    Raise to report failure; return a future for the part that completes later (input
+    the kernel has not taken yet), or None when the message took full effect.
+    """
+
+    def apply(self, msg: ControlMessage) -> asyncio.Future[None] | None: ...
 
 
 class FirstAnswer(enum.Enum):
@@ -106,10 +114,12 @@ class _Conn:
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse, sent: int) -> None:
         self.ws = ws
+        self.direct = DirectWriter(ws)
         self.sent = sent
         self.status_version = -1
         self.drain_ts: float | None = None
-        self.control: asyncio.Queue[ControlMessage] = asyncio.Queue()
+        #: The sender task is parked with nothing to do (a small output may skip it).
+        self.idle = False
 
 
 class Link:
@@ -148,6 +158,8 @@ class Link:
             asyncio.get_running_loop().create_future()
         )
         self.connected = asyncio.Event()
+        #: Output frames written directly from :meth:`wake` (not by the sender task).
+        self.direct_frames = 0
         #: Bytes the relay will never get (dropped before they could be sent).
         self.gap_bytes = 0
         #: Output coalescing: the stream end at the last wake, whether the last append
@@ -166,14 +178,39 @@ class Link:
         """New output is in the retention buffer.
 
         A large append (the PTY is streaming) does not wake the sender while it holds
-        output to coalesce it; a small one (a keystroke echo, the end of a burst) does.
+        output to coalesce it; a small one (a keystroke echo, the end of a burst) does,
+        or, when the sender is idle, goes out from here in one direct write.
         """
         end = self.retention.end
         grew = end - self._seen_end
         self._seen_end = end
         self._streaming = grew >= self.config.coalesce_read_bytes
         if self._hold_until is None or not self._streaming:
-            self._wake.set()
+            if not self._send_small_now():
+                self._wake.set()
+
+    def _send_small_now(self) -> bool:
+        """Write a small output frame now, skipping the sender task; False if not possible
+        (the sender is busy or has replies or a status to send first, or it is big)."""
+        conn = self._current
+        if (
+            conn is None
+            or not conn.idle
+            or self._replies
+            or conn.status_version != self._status_version
+        ):
+            return False
+        ret = self.retention
+        size = ret.end - conn.sent
+        if not 0 < size <= min(DIRECT_MAX_BYTES, self._max_chunk) or conn.sent < ret.start:
+            return False
+        first, data = ret.read(conn.sent, size)
+        if not conn.direct.send_now(self._output_frame(first, data)):
+            return False
+        conn.sent = first + len(data)
+        self.direct_frames += 1
+        self._progress()
+        return True
 
     def backlog(self) -> int | None:
         """Bytes retained and not yet sent on the live connection; None when there is
@@ -356,7 +393,6 @@ class Link:
             asyncio.ensure_future(self._receiver(conn)),
             asyncio.ensure_future(self._sender(conn)),
             asyncio.ensure_future(self._heartbeats(conn)),
-            asyncio.ensure_future(self._control_worker(conn)),
             asyncio.ensure_future(self._stop.wait()),
         }
         try:
@@ -400,28 +436,42 @@ class Link:
                 if conn.drain_ts is not None and msg.ts == conn.drain_ts:
                     self._delivered.set()
             case CommandRequest() | TerminalInput() | TerminalResize() | CommandInterrupt():
-                conn.control.put_nowait(msg)
+                self._apply(conn, msg)
             case Error():
                 log.warning("relay error: %s (ref %s)", msg.code, msg.ref)
             case _:
                 log.debug("ignored %s from the relay", msg.TYPE)
 
-    async def _control_worker(self, conn: _Conn) -> None:
-        """Apply control messages in arrival order; ack the ones that carry a request id."""
-        while True:
-            msg = await conn.control.get()
-            error: str | None = None
-            try:
-                await self._controller.apply(msg)
-            except Exception as exc:
-                error = str(exc) or type(exc).__name__
-                log.info("%s failed: %s", msg.TYPE, type(exc).__name__)
-            else:
-                log.debug("%s applied", msg.TYPE)
-            if isinstance(msg, CommandRequest | CommandInterrupt):
-                ack = CommandAck(request_id=msg.request_id, ok=error is None, error=error)
-                self._replies.append(encode(ack))
-                self._wake.set()
+    def _apply(self, conn: _Conn, msg: ControlMessage) -> None:
+        """Apply a control message now (no task switch); ack it once it took effect."""
+        try:
+            pending = self._controller.apply(msg)
+        except Exception as exc:
+            self._applied(conn, msg, exc)
+            return
+        if pending is None:
+            self._applied(conn, msg, None)
+            return
+
+        def written(fut: asyncio.Future[None]) -> None:
+            error = asyncio.CancelledError() if fut.cancelled() else fut.exception()
+            self._applied(conn, msg, error)
+
+        pending.add_done_callback(written)
+
+    def _applied(self, conn: _Conn, msg: ControlMessage, error: BaseException | None) -> None:
+        if error is not None:
+            log.info("%s failed: %s", msg.TYPE, type(error).__name__)
+        if not isinstance(msg, CommandRequest | CommandInterrupt):
+            return
+        if self._current is not conn:
+            log.info("%s %s settled after its connection ended: not acked", msg.TYPE,
+                     msg.request_id)
+            return
+        text = None if error is None else (str(error) or type(error).__name__)
+        self._replies.append(encode(CommandAck(request_id=msg.request_id, ok=error is None,
+                                               error=text)))
+        self._wake.set()
 
     async def _heartbeats(self, conn: _Conn) -> None:
         while True:
@@ -468,7 +518,11 @@ class Link:
                 conn.drain_ts = self._next_ts()
                 await ws.send_str(encode(Heartbeat(ts=conn.drain_ts)))
                 continue
-            await self._wake.wait()
+            conn.idle = True
+            try:
+                await self._wake.wait()
+            finally:
+                conn.idle = False
 
     async def _hold(self, conn: _Conn, max_chunk: int) -> bool:
         """Coalesce a streaming burst: True if output was held (look again after).
@@ -501,14 +555,20 @@ class Link:
         self._hold_until = None
         return False
 
+    def _output_frame(self, offset: int, data: bytes) -> str | bytes:
+        agent_id = self.config.agent_id
+        if self.config.binary:
+            return encode_binary_output(agent_id, offset, data)
+        return encode(TerminalOutput(agent_id=agent_id, offset=offset, data=data))
+
     async def _send_output(
         self, ws: aiohttp.ClientWebSocketResponse, offset: int, data: bytes
     ) -> None:
-        agent_id = self.config.agent_id
-        if self.config.binary:
-            await ws.send_bytes(encode_binary_output(agent_id, offset, data))
+        frame = self._output_frame(offset, data)
+        if isinstance(frame, bytes):
+            await ws.send_bytes(frame)
         else:
-            await ws.send_str(encode(TerminalOutput(agent_id=agent_id, offset=offset, data=data)))
+            await ws.send_str(frame)
 
 
 def _with_token(hello: AgentHello, token: str) -> AgentHello:

@@ -133,21 +133,28 @@ class Runner:
 
     # ------------------------------------------------------------------ controller
 
-    async def apply(self, msg: ControlMessage) -> None:
-        """Relay -> PTY (the link's Controller); raises to make the ack ``ok: false``."""
+    def apply(self, msg: ControlMessage) -> asyncio.Future[None] | None:
+        """Relay -> PTY (the link's Controller), at once and in arrival order.
+
+        Input is queued on the PTY before this returns; the returned future completes when
+        the kernel has taken all of it (and fails if the terminal closes first), so a
+        command that never reads its input holds up only its own ack, never a later
+        resize or interrupt. Raises when the message cannot be applied (``ok: false``).
+        """
         child = self.child
         if child is None or self.exit is not None:
             raise CommandGone("the command is not running")
         match msg:
             case CommandRequest():
                 data = msg.input.encode("utf-8", "replace")
-                await child.write(data + b"\r" if msg.submit else data)
+                return child.send(data + b"\r" if msg.submit else data)
             case TerminalInput():
-                await child.write(msg.data.encode("utf-8", "replace"))
+                return child.send(msg.data.encode("utf-8", "replace"))
             case TerminalResize():
                 self._resize(msg.cols, msg.rows)
             case CommandInterrupt():
                 child.signal_foreground(signal.Signals[msg.signal])
+        return None
 
     def _resize(self, cols: int, rows: int) -> None:
         if self.child is None:

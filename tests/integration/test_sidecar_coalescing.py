@@ -50,7 +50,7 @@ def _link(retention: Retention) -> Link:
         raise AssertionError("not connecting")
 
     class NoController:
-        async def apply(self, msg: object) -> None:
+        def apply(self, msg: object) -> None:
             raise AssertionError("no control expected")
 
     return Link(config, retention, hello=hello, status=status, controller=NoController(),

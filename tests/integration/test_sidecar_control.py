@@ -165,7 +165,7 @@ async def test_control_after_the_command_exited_is_acked_with_an_error(
     sidecar = start_sidecar(make_run_config(live_relay.url, py("print('x')")))
     assert await sidecar.result() == 0
     with pytest.raises(Exception, match="not running"):
-        await sidecar.runner.apply(CommandRequest(request_id="late", input="x"))
+        sidecar.runner.apply(CommandRequest(request_id="late", input="x"))
 
 
 async def test_a_background_process_holding_the_terminal_does_not_hang_the_sidecar(
@@ -179,3 +179,66 @@ async def test_a_background_process_holding_the_terminal_does_not_hang_the_sidec
     sidecar = start_sidecar(make_run_config(live_relay.url, argv, eof_grace=0.2))
     assert await sidecar.result(timeout=5) == 4
     await dash.until_output(b"parent-done")
+
+
+NEVER_READS = """
+import os, signal, sys, tty
+def on_int(*_):
+    os.write(1, b"caught-int")
+    os._exit(0)
+signal.signal(signal.SIGINT, on_int)
+tty.setraw(0)
+os.write(1, b"deaf-ready")
+while True:
+    signal.pause()
+"""
+
+
+async def test_an_interrupt_is_not_held_up_by_input_the_command_never_reads(
+    live_relay: RunningRelay,
+    make_run_config: Callable[..., RunConfig],
+    start_sidecar: Callable[[RunConfig], Sidecar],
+    dashboard: Callable[[RunningRelay], Awaitable[Dashboard]],
+) -> None:
+    """A paste bigger than the terminal's input buffer stays queued while the command
+    ignores its input; the Interrupt sent after it still arrives and is acked at once,
+    and the paste's ack reports the failure once the command is gone."""
+    dash = await dashboard(live_relay)
+    sidecar = start_sidecar(make_run_config(live_relay.url, py(NEVER_READS)))
+    await dash.until_output(b"deaf-ready")
+    await dash.send(
+        "command:request", agent_id="itest-agent", request_id="paste", input="y" * 300_000
+    )
+    ack = await dash.request("command:interrupt", "int", signal="SIGINT")
+    assert ack.ok
+    await dash.until_output(b"caught-int")
+    await dash.until(lambda: "paste" in dash.acks)
+    assert not dash.acks["paste"].ok
+    assert dash.acks["paste"].error
+    assert await sidecar.result() == 0
+
+
+async def test_keystroke_echoes_go_out_directly_and_arrive_exactly(
+    live_relay: RunningRelay,
+    make_run_config: Callable[..., RunConfig],
+    start_sidecar: Callable[[RunConfig], Sidecar],
+    dashboard: Callable[[RunningRelay], Awaitable[Dashboard]],
+) -> None:
+    """Typed one key at a time, each echo is written from the PTY callback (not the
+    sender task), and the stream is still exact and in order."""
+    dash = await dashboard(live_relay)
+    sidecar = start_sidecar(make_run_config(live_relay.url, py(ECHO_LINE)))
+    # The whole line first: the kernel may put an echo between "ready" and its "\r\n".
+    await dash.until_output(b"ready\r\n")
+    link = sidecar.runner.link
+    assert link is not None
+    before = link.direct_frames
+    typed = "".join(chr(ord("a") + i % 26) for i in range(40))
+    for i, key in enumerate(typed):
+        await dash.send("terminal:input", agent_id="itest-agent", data=key)
+        await dash.until_output(b"ready\r\n" + typed[: i + 1].encode())
+    await dash.send("terminal:input", agent_id="itest-agent", data="\r")
+    await dash.until_output(b"got:" + typed.encode())
+    assert dash.stream.count(typed.encode()) == 2  # the echo, then the program's line
+    assert link.direct_frames - before >= len(typed) // 2
+    assert await sidecar.result() == 0
