@@ -94,6 +94,7 @@ async def _main(args: argparse.Namespace) -> int:
     raw: dict[str, list[Any]] = {}
     out = Path(args.out)
     logs = out.parent / "logs"
+    info = machine()  # here: its loadavg_at_start is the load before the first run
     t_start = time.monotonic()
     bench_cpu0 = cpu_seconds(os.getpid())
 
@@ -114,7 +115,6 @@ async def _main(args: argparse.Namespace) -> int:
 
     metrics = list(m.values())
     lims = {k: v for k, v in m.items()}
-    info = machine()
     info["runs"] = runs
     info["quick"] = quick
     info["elapsed_s"] = time.monotonic() - t_start
