@@ -32,8 +32,10 @@ def _metrics() -> dict[str, Metric]:
         Metric("ws_echo_p99_us", "limit: WS echo p99", "us"),
         Metric("hop_cpu_ms_per_MB", "limit: aiohttp one-hop CPU", "ms/MB", reference="0.8"),
         Metric("raw_MBps", "throughput, raw tty", "MB/s", reference="157 / 67",
-               limit_key="pty_raw_MBps", goal=">=157 and >=0.5x",
-               check=lambda v, lim: v >= 157 and (lim is None or v >= 0.5 * lim)),
+               # The issue states ttyd's 157 MB/s as a ratio to the raw PTY limit of its
+               # machine (157/330): >= 0.5x of this run's own limit.
+               limit_key="pty_raw_MBps", goal=">=0.5x",
+               check=lambda v, lim: lim is not None and v >= 0.5 * lim),
         Metric("cooked_MBps", "throughput, cooked tty", "MB/s", reference="114 / 65",
                limit_key="pty_cooked_MBps", goal=">=0.9x",
                check=lambda v, lim: lim is not None and v >= 0.9 * lim),
