@@ -8,7 +8,7 @@ run so that every figure is also a ratio. Module map::
     producer.py   the program run under the sidecar's PTY (payload, echo, wait-for-go)
     procs.py      spawning relay/sidecar/viewer processes, /proc CPU and RSS readers
     clients.py    dashboard clients: aiohttp (binary/JSON) and a raw socket that stalls
-    viewer.py     a dashboard in its own process (the fan-out's viewers, as browsers)
+    viewer.py     a dashboard in its own process (the 10-viewer scenarios', as browsers)
     limits.py     physical limits: raw/cooked PTY read, WS echo, one-hop relay CPU
     hop.py        the bare aiohttp echo/one-hop server (its own process)
     scenarios.py  throughput, keystroke RTT, fan-out, stall, exit-burst, late joiner, scale

@@ -1,5 +1,5 @@
 """Processes under test: the relay and sidecars from the real CLI; the viewer processes
-of the fan-out scenario (``viewer.py``, a pool kept across runs); /proc readers.
+of the 10-viewer scenarios (``viewer.py``, a pool kept across runs); /proc readers.
 
 CPU is ``utime + stime`` of ``/proc/PID/stat`` (clock ticks, converted to seconds);
 RSS is ``VmRSS`` of ``/proc/PID/status``. Logs go to files under the results

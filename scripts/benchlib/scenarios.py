@@ -1,13 +1,13 @@
 """The scenarios: each starts its own relay (``agent-sidecar relay``) and sidecars
 (``agent-sidecar run``), drives them from dashboards, and returns the numbers of one
-run. The dashboards are in this process, except the fan-out's ten viewers: each is its
-own process (``viewer.py``), as browsers are, so that the bench is not their bottleneck.
+run. The dashboards are in this process, except the ten viewers of the fan-out, stall
+and print-and-exit scenarios: each is its own process (``viewer.py``), as browsers are,
+so that the bench is not their bottleneck.
 
 A scenario's agent prints :data:`READY` and waits for a keystroke ("go", sent by a
 dashboard as ``terminal:input``), so every dashboard is subscribed before the burst and
 the clock starts with the keystroke. Every dashboard checks offsets (no gap, no
-duplicate) and the CRC-32 of what it got against the expected bytes (in-process
-fan-outs: the CRC on the first and last viewer only).
+duplicate) and the CRC-32 of what it got against the expected bytes.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from .procs import (
     Proc,
     Relay,
     ViewerPool,
+    ViewerProc,
     cpu_seconds,
     reset_peak_rss,
     rss_bytes,
@@ -54,7 +55,7 @@ class Ctx:
     run: int = 0
     #: Record py-spy profiles of the relay and the sidecar during each burst.
     profile: bool = False
-    #: The fan-out scenario's viewer processes (kept across runs; closed by the caller).
+    #: The 10-viewer scenarios' viewer processes (kept across runs; closed by the caller).
     viewers: ViewerPool | None = None
 
     def next_id(self, name: str) -> str:
@@ -74,11 +75,6 @@ async def relay_for(ctx: Ctx, name: str, *extra: str) -> AsyncIterator[Relay]:
 async def _dashboards(ctx: Ctx, relay: Relay, count: int, binary: bool = True) -> list[Dashboard]:
     boards = [Dashboard(ctx.session, relay.ws, binary=binary, sub=f"bench-viewer-{i}")
               for i in range(count)]
-    # The relay encodes once per fan-out and sends the same frame to everyone: the
-    # content is checked on the first and last viewer, offsets and length on all, so
-    # that the bench process is not the bottleneck of a 10-viewer run.
-    for board in boards[1:-1]:
-        board.check_crc = False
     await asyncio.gather(*(b.connect() for b in boards))
     return boards
 
@@ -198,7 +194,7 @@ async def burst(
     times = [t for t in results if isinstance(t, float)]
     per_viewer = [mb / (t - window.t0) for t in times]
     def ok(b: Dashboard) -> bool:
-        return (b.crc == want_crc or not b.check_crc) and b.order_errors == 0 and b.end == total
+        return b.crc == want_crc and b.order_errors == 0 and b.end == total
 
     exact = all(ok(b) for b in boards)
     return {
@@ -219,6 +215,40 @@ async def burst(
     }
 
 
+@contextlib.asynccontextmanager
+async def _viewer_jobs(ctx: Ctx, relay: Relay, agent_id: str, count: int, *, start: int,
+                       total: int, **job: Any) -> AsyncIterator[list[ViewerProc]]:
+    """``count`` viewer processes of ``ctx.viewers`` (started at the first run, then
+    kept), each given a job (:mod:`~benchlib.viewer`: follow ``agent_id`` from offset 0
+    to ``total``, the sentinel at ``start``; ``job`` adds ``timeout``, ``exit_grace``).
+    If the body fails, the pool is closed: a viewer may be mid-job, the next run starts
+    new ones."""
+    if ctx.viewers is None:
+        ctx.viewers = ViewerPool(ctx.logs / "viewers.log")
+    try:
+        procs = await ctx.viewers.get(count)
+        for i, p in enumerate(procs):
+            name = f"bench-viewer-{i}"
+            p.follow({"url": relay.ws, "token": token("viewer", name), "name": name,
+                      "agent_id": agent_id, "start": start, "total": total, **job})
+        yield procs
+    except BaseException:
+        await ctx.viewers.close()
+        raise
+
+
+def _judge(results: list[dict[str, Any]], want_crc: int, total: int) -> Iterator[dict[str, Any]]:
+    """Mark each viewer's result ``crc_ok`` and ``exact`` (every byte, once, in order);
+    yield the problems of those that are not."""
+    for r in results:
+        r["crc_ok"] = r["crc"] == want_crc
+        r["exact"] = r["crc_ok"] and r["order_errors"] == 0 and r["end"] == total
+        if not r["exact"]:
+            yield {"viewer": r["viewer"], "crc_ok": r["crc_ok"],
+                   "order_errors": r["order_errors"], "end_minus_total": (r["end"] or 0) - total,
+                   "close_code": r["close_code"], "error": r["error"], "errors": r["errors"]}
+
+
 async def fanout(ctx: Ctx, *, nbytes: int, viewers: int, stalled: bool = False,
                  ) -> dict[str, Any]:
     """One agent writes ``nbytes`` (raw tty) after "go"; ``viewers`` dashboards follow it,
@@ -235,59 +265,43 @@ async def fanout(ctx: Ctx, *, nbytes: int, viewers: int, stalled: bool = False,
     start = len(READY)
     total = start + len(expected)
     agent_id = ctx.next_id("fanout")
-    if ctx.viewers is None:
-        ctx.viewers = ViewerPool(ctx.logs / "viewers.log")
     async with relay_for(ctx, "fanout") as relay:
         (control,) = await _dashboards(ctx, relay, 1)
         sidecar = start_sidecar(relay, agent_id, producer_argv("burst", str(nbytes), "raw"),
                                 ctx.logs / f"sidecar-{agent_id}.log")
         stall: StalledDashboard | None = None
         try:
-            procs = await ctx.viewers.get(viewers)
-            for i, p in enumerate(procs):
-                name = f"bench-viewer-{i}"
-                p.follow({"url": relay.ws, "token": token("viewer", name), "name": name,
-                          "agent_id": agent_id, "start": start, "total": total,
-                          "timeout": 120})
-            await control.wait_agent(agent_id)
-            async with asyncio.timeout(60):
-                await asyncio.gather(*(p.subscribed() for p in procs))
-            if stalled:
-                stall = StalledDashboard(relay)
-                await asyncio.to_thread(stall.connect)
-                stall.send({"type": "subscribe", "agent_id": agent_id, "since": 0})
-            window = Window(ctx, relay, sidecar, agent_id)
-            window.start()
-            await control.type_keys(agent_id, "\r")
-            async with asyncio.timeout(150):
-                results = await asyncio.gather(*(p.result() for p in procs))
-            window.end()
-            await window.stop()
-            code = await sidecar.wait(30)
-            stall_code = None
-            if stall is not None:
-                stall_code = await asyncio.to_thread(stall.drain_close_code, 10.0)
-        except BaseException:
-            await ctx.viewers.close()  # a viewer may be mid-job: start afresh
-            raise
+            async with _viewer_jobs(ctx, relay, agent_id, viewers, start=start, total=total,
+                                    timeout=120) as procs:
+                await control.wait_agent(agent_id)
+                async with asyncio.timeout(60):
+                    await asyncio.gather(*(p.subscribed() for p in procs))
+                if stalled:
+                    stall = StalledDashboard(relay)
+                    await asyncio.to_thread(stall.connect)
+                    stall.send({"type": "subscribe", "agent_id": agent_id, "since": 0})
+                window = Window(ctx, relay, sidecar, agent_id)
+                window.start()
+                await control.type_keys(agent_id, "\r")
+                async with asyncio.timeout(150):
+                    results = await asyncio.gather(*(p.result() for p in procs))
+                window.end()
+                await window.stop()
+                code = await sidecar.wait(30)
+                stall_code = None
+                if stall is not None:
+                    stall_code = await asyncio.to_thread(stall.drain_close_code, 10.0)
         finally:
             if stall is not None:
                 stall.close()
             await sidecar.stop()
             await control.close()
     mb = len(expected) / 1e6
-    for r in results:
-        r["crc_ok"] = r["crc"] == want_crc
-        r["exact"] = r["crc_ok"] and r["order_errors"] == 0 and r["end"] == total
+    problems = list(_judge(results, want_crc, total))
     times = [r["done_at"] for r in results if r["done_at"] is not None]
     per_viewer = [mb / (t - window.t0) for t in times]
     return {
-        "problems": [
-            {"viewer": r["viewer"], "crc_ok": r["crc_ok"], "order_errors": r["order_errors"],
-             "end_minus_total": (r["end"] or 0) - total, "close_code": r["close_code"],
-             "error": r["error"], "errors": r["errors"]}
-            for r in results if not r["exact"]
-        ],
+        "problems": problems,
         "MB": mb,
         "per_viewer_MBps": per_viewer,
         "MBps": min(per_viewer) if len(times) == viewers else 0.0,
@@ -314,39 +328,48 @@ def profiler(proc: Proc, out: Path) -> subprocess.Popen[bytes]:
 
 
 async def exit_burst(ctx: Ctx, *, nbytes: int, viewers: int) -> dict[str, Any]:
-    """A command prints ``nbytes`` and exits at once: does every dashboard get every byte?"""
+    """A command prints ``nbytes`` and exits at once: does every dashboard get every byte?
+
+    ``viewers`` dashboards, each in its own process (``viewer.py``, as in
+    :func:`fanout`), subscribe and print their sentinel; then a control dashboard in this
+    process types the keystroke. Each viewer reads until the stream reaches the end of
+    the output (at most 10 s after the agent's ``exited`` status) and reports CRC,
+    offsets and close code. ``completion_s``: keystroke to the slowest viewer's last byte.
+    """
     expected = expected_output(nbytes, "cooked")
     want_crc = zlib.crc32(expected)
     start = len(READY)
     total = start + len(expected)
     agent_id = ctx.next_id("exit")
     async with relay_for(ctx, "exit") as relay:
-        boards = await _dashboards(ctx, relay, viewers)
+        (control,) = await _dashboards(ctx, relay, 1)
         sidecar = start_sidecar(relay, agent_id, producer_argv("burst", str(nbytes), "cooked"),
                                 ctx.logs / f"sidecar-{agent_id}.log")
         try:
-            await asyncio.gather(*(b.wait_agent(agent_id) for b in boards))
-            for b in boards:
-                b.check_from = start
-                await b.subscribe(agent_id, 0)
-            await asyncio.gather(*(b.reached(start) for b in boards))
-            await boards[0].type_keys(agent_id, "\r")
-            code = await sidecar.wait(60)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.gather(*(b.wait_exited(agent_id, 30) for b in boards))
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(10):
-                    await asyncio.gather(*(b.reached(total) for b in boards))
+            async with _viewer_jobs(ctx, relay, agent_id, viewers, start=start, total=total,
+                                    timeout=60, exit_grace=10) as procs:
+                await control.wait_agent(agent_id)
+                async with asyncio.timeout(60):
+                    await asyncio.gather(*(p.subscribed() for p in procs))
+                t0 = time.perf_counter()
+                await control.type_keys(agent_id, "\r")
+                async with asyncio.timeout(90):
+                    results = await asyncio.gather(*(p.result() for p in procs))
+                code = await sidecar.wait(30)
         finally:
             await sidecar.stop()
-            await _close_all(boards)
-    complete = [(b.crc == want_crc or not b.check_crc) and b.order_errors == 0 and b.end == total
-                for b in boards]
+            await control.close()
+    problems = list(_judge(results, want_crc, total))
+    times = [r["done_at"] for r in results if r["done_at"] is not None]
     return {
-        "viewers_complete": sum(complete),
+        "viewers_complete": sum(r["exact"] for r in results),
         "viewers": viewers,
-        "all_complete": all(complete),
+        "all_complete": not problems,
         "sidecar_exit": code,
+        "problems": problems,
+        "viewers_closed": [r["close_code"] for r in results if r["close_code"] is not None],
+        "viewers_saw_exit": sum(r["exited_at"] is not None for r in results),
+        "completion_s": max(times) - t0 if len(times) == viewers else None,
     }
 
 
