@@ -208,7 +208,7 @@ class Routing:
             del self.pending[rid]
 
     def reset_versions(self) -> None:
-        """Redis lost its data (version counter reset): any later event may move them."""
+        """Redis lost its data (versions start over): any later event may move them."""
         self.pending = {r: dataclasses.replace(p, version=0) for r, p in self.pending.items()}
 
 

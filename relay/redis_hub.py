@@ -25,8 +25,10 @@ to local subscribers and stays queued (at most ``scrollback_bytes`` per agent, o
 dropped, which the append then records as a gap) until an append succeeds. On every
 resubscription the relay refreshes its liveness key, writes its live agents back (Redis
 may have lost them), flushes the queues, finishes detaches that failed, and reloads the
-records. A sidecar that connects while Redis is unreachable is closed with 1013 (try
-again later) and retries.
+records. If Redis lost its data meanwhile (its epoch changed, ``AgentStore.sync``), record
+versions start over, and agents the reload lacks are only announced as removed after one
+liveness period, so the relays that hold them have time to write them back. A sidecar
+that connects while Redis is unreachable is closed with 1013 (try again later) and retries.
 """
 
 from __future__ import annotations
@@ -407,7 +409,7 @@ class RedisHub:
 
     async def list_agents(self, scope: Scope) -> list[AgentInfo]:
         try:
-            _version, records = await self._store.snapshot()
+            records = (await self._store.snapshot()).records
         except REDIS_DOWN:
             self._down()
             records = dict(self._agents)
@@ -450,14 +452,10 @@ class RedisHub:
         for agent_id, conn_id in list(self._to_detach.items()):
             await self._detach_in_redis(agent_id, conn_id)
             self._to_detach.pop(agent_id, None)
-        version, records = await self._store.snapshot()
-        missing = sorted(set(self._agents) - set(records))
-        if version < self._applied:
-            # The version counter went back: Redis restarted without its data. Relays
-            # write their live agents back as they reconnect; give them one liveness
-            # period before announcing the others as removed.
-            log.warning("relay %s: redis lost its data; live agents are being restored",
-                        self.relay_id)
+        snap, lost = await self._store.sync(self._applied)
+        missing = sorted(set(self._agents) - set(snap.records))
+        if lost:  # the others get one liveness period to write their agents back
+            log.warning("relay %s: redis lost its data; restoring live agents", self.relay_id)
             self._applied = 0
             self._routing.reset_versions()
             if missing:
@@ -465,11 +463,11 @@ class RedisHub:
             missing = []
         for agent_id in missing:
             self._apply(agent_id, None)
-        for agent_id, record in sorted(records.items()):
+        for agent_id, record in sorted(snap.records.items()):
             old = self._agents.get(agent_id)
             if old is None or old.version != record.version:
                 self._apply(agent_id, record)
-        self._applied = max(self._applied, version)
+        self._applied = max(self._applied, snap.version)
         self._wake_waiters()
         if self._degraded_logged:
             log.info("relay %s: redis is back", self.relay_id)
@@ -494,7 +492,7 @@ class RedisHub:
     async def _remove_if_still_missing(self, agent_ids: list[str]) -> None:
         await asyncio.sleep(self._liveness_ttl + self._sweep_interval)
         try:
-            _version, records = await self._store.snapshot()
+            records = (await self._store.snapshot()).records
         except REDIS_DOWN:
             return  # the next resync reconciles
         for agent_id in agent_ids:

@@ -12,6 +12,9 @@ Data model::
     {p}:live                 HASH    agent id -> relay id holding its live connection
     {p}:forget               ZSET    agent id scored by the epoch second it is forgotten
     {p}:seq                  STRING  counter; every record change takes the next value
+    {p}:epoch                STRING  random id of this dataset, set by the first snapshot
+                                     that finds it missing; a new one means Redis lost
+                                     its data (``relay.redis_state.AgentStore.sync``)
     {p}:events               CHANNEL record changes and removals (JSON, with ``v``)
     {p}:relay:{rid}          CHANNEL control messages and acks for one relay
     {p}:relay:{rid}:alive    STRING  set with a TTL while relay ``rid`` is alive
@@ -63,6 +66,10 @@ class Keys:
     @property
     def seq(self) -> str:
         return f"{self.prefix}:seq"
+
+    @property
+    def epoch(self) -> str:
+        return f"{self.prefix}:epoch"
 
     @property
     def events(self) -> str:

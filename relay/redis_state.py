@@ -8,6 +8,11 @@ are published in version order and a relay that applies them in order holds an e
 copy (see ``relay.redis_bus``). Because each transition is conditional, two relays that
 try the same one (two sweepers, a local forget timer and a sweeper) make it happen once.
 
+The snapshot script also reads the dataset's epoch (``{p}:epoch``, a random id that the
+first snapshot of an empty Redis sets). :meth:`AgentStore.sync` compares it with the
+epoch of the relay's previous sync: a different one means Redis lost its data in between,
+however far other relays have pushed ``seq`` since.
+
 Scripts build ``{p}:agent:{id}`` and ``{p}:relay:{rid}:alive`` names themselves in two
 places (the snapshot and the sweep), so this layout is for one Redis, not Redis Cluster.
 """
@@ -15,6 +20,7 @@ places (the snapshot and the sweep), so this layout is for one Redis, not Redis 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,9 +151,15 @@ publish()
 return tonumber(redis.call('HGET', rec, 'v'))
 """
 
-# KEYS: agents set, seq.  ARGV: record key prefix -> {seq, id, fields, id, fields, ...}
+# KEYS: agents set, seq, epoch.  ARGV: record key prefix, a new epoch id (set when none)
+# -> {seq, epoch, id, fields, id, fields, ...}
 SNAPSHOT_LUA = """
-local out = {redis.call('GET', KEYS[2]) or '0'}
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', KEYS[3], epoch)
+end
+local out = {redis.call('GET', KEYS[2]) or '0', epoch}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   out[#out + 1] = id
   out[#out + 1] = redis.call('HGETALL', ARGV[1] .. id)
@@ -175,6 +187,16 @@ def decode_event(payload: bytes | str) -> Event:
 
 
 @dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every record, the version they are current at and the dataset's epoch, read
+    atomically."""
+
+    version: int
+    records: dict[str, Record]
+    epoch: str
+
+
+@dataclass(frozen=True, slots=True)
 class Attached:
     old_conn: str
     old_relay: str
@@ -196,6 +218,8 @@ class AgentStore:
         self._forget = client.register_script(FORGET_LUA)
         self._reassert = client.register_script(REASSERT_LUA)
         self._snapshot = client.register_script(SNAPSHOT_LUA)
+        #: The epoch of the last :meth:`sync` (None before the first).
+        self._epoch: str | None = None
 
     def _keys_for(self, agent_id: str) -> list[str]:
         k = self._keys
@@ -276,18 +300,31 @@ class AgentStore:
         raw = await self._client.hgetall(self._keys.agent(agent_id))
         return record_from_fields(agent_id, decode_fields(raw))
 
-    async def snapshot(self) -> tuple[int, dict[str, Record]]:
-        """``(seq, records)`` read atomically."""
+    async def snapshot(self) -> Snapshot:
+        """The records, ``seq`` and the epoch, read atomically; an empty Redis gets an
+        epoch here, so every relay that reads one agrees on it."""
         res = await self._snapshot(
-            keys=[self._keys.agents, self._keys.seq], args=[self._keys.agent("")]
+            keys=[self._keys.agents, self._keys.seq, self._keys.epoch],
+            args=[self._keys.agent(""), secrets.token_hex(8)],
         )
         records: dict[str, Record] = {}
-        for i in range(1, len(res) - 1, 2):
+        for i in range(2, len(res) - 1, 2):
             agent_id = _s(res[i])
             record = record_from_fields(agent_id, decode_fields(res[i + 1]))
             if record is not None:
                 records[agent_id] = record
-        return int(res[0]), records
+        return Snapshot(int(res[0]), records, _s(res[1]))
+
+    async def sync(self, applied: int) -> tuple[Snapshot, bool]:
+        """The snapshot a relay resyncs with, and whether Redis lost data since this
+        store's previous sync: the epoch changed (Redis restarted empty, even if other
+        relays have since pushed ``seq`` past ``applied``, the version this relay had
+        applied), or ``seq`` went back within one epoch (Redis restored an older
+        snapshot of itself, or failed over to a replica that lagged)."""
+        snap = await self.snapshot()
+        lost = snap.version < applied or self._epoch not in (None, snap.epoch)
+        self._epoch = snap.epoch
+        return snap, lost
 
     async def live(self) -> dict[str, str]:
         """Agent id -> relay id of every live connection."""
