@@ -34,7 +34,6 @@ that connects while Redis is unreachable is closed with 1013 (try again later) a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import secrets
@@ -75,6 +74,7 @@ from relay.redis_liveness import Liveness
 from relay.redis_pipeline import Appends
 from relay.redis_state import AgentStore, Event
 from relay.redis_stream import OutputStore, slice_from
+from relay.redis_version import AppliedVersion
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,7 @@ class RedisHub:
         # Shared-state copy
         self._agents: dict[str, Record] = {}
         self._agent_list = AgentList()
-        self._applied = 0
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._applied = AppliedVersion()
         # This relay's connections and routing
         self._local: dict[str, AgentConn] = {}
         self._local_version: dict[str, int] = {}
@@ -338,7 +337,7 @@ class RedisHub:
         ends: dict[str, tuple[int, float]] = {}
         try:
             version = int(await self._client.get(self._keys.seq) or 0)
-            await self._wait_applied(version, 2.0)
+            await self._applied.wait(version, 2.0)
             ids = sorted(a for a in self._agents if conn.scope.may_see(a))
             if ids:
                 async with self._client.pipeline(transaction=False) as pipe:
@@ -437,11 +436,10 @@ class RedisHub:
     # ------------------------------------------------------------------ bus callbacks
 
     def _on_event(self, event: Event) -> None:
-        if event.version <= self._applied:
+        if self._applied.covers(event.version):
             return
-        self._applied = event.version
         self._apply(event.agent_id, event.record)
-        self._wake_waiters()
+        self._applied.advance(event.version)
 
     async def _resync(self) -> None:
         """Redis answers again (or for the first time): put this relay's part back."""
@@ -452,11 +450,11 @@ class RedisHub:
         for agent_id, conn_id in list(self._to_detach.items()):
             await self._detach_in_redis(agent_id, conn_id)
             self._to_detach.pop(agent_id, None)
-        snap, lost = await self._store.sync(self._applied)
+        snap, lost = await self._store.sync(self._applied.value)
         missing = sorted(set(self._agents) - set(snap.records))
         if lost:  # the others get one liveness period to write their agents back
             log.warning("relay %s: redis lost its data; restoring live agents", self.relay_id)
-            self._applied = 0
+            self._applied.reset()
             self._routing.reset_versions()
             if missing:
                 self._spawn(self._remove_if_still_missing(missing))
@@ -467,8 +465,7 @@ class RedisHub:
             old = self._agents.get(agent_id)
             if old is None or old.version != record.version:
                 self._apply(agent_id, record)
-        self._applied = max(self._applied, snap.version)
-        self._wake_waiters()
+        self._applied.advance(snap.version)
         if self._degraded_logged:
             log.info("relay %s: redis is back", self.relay_id)
             self._degraded_logged = False
@@ -565,26 +562,6 @@ class RedisHub:
             feed.subscribers.pop(conn, None)
             if not feed.subscribers:
                 del self._feeds[agent_id]
-
-    async def _wait_applied(self, version: int, timeout: float) -> None:
-        if self._applied >= version:
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        waiter = (version, future)
-        self._waiters.append(waiter)
-        try:
-            async with asyncio.timeout(timeout):
-                await future
-        except TimeoutError:
-            log.debug("events up to version %d did not arrive within %g s", version, timeout)
-        finally:
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)
-
-    def _wake_waiters(self) -> None:
-        for version, future in self._waiters:
-            if version <= self._applied and not future.done():
-                future.set_result(None)
 
     async def _detach_in_redis(self, agent_id: str, conn_id: str) -> None:
         now = self._clock()
