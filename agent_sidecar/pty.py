@@ -29,6 +29,14 @@ log = logging.getLogger(__name__)
 READ_SIZE = 65536
 TERM = "xterm-256color"
 
+#: Input waiting for a command that does not read it is refused beyond this many bytes
+#: (a stuck command must not make the sidecar hold every paste sent to it).
+MAX_QUEUED_INPUT = 1024 * 1024
+
+
+class InputRefused(Exception):
+    """The command has not read the input already queued for it."""
+
 
 @dataclass(frozen=True, slots=True)
 class ExitStatus:
@@ -91,6 +99,8 @@ class PtyChild:
         self.rows = rows
         self._loop = asyncio.get_running_loop()
         self._writes: deque[tuple[memoryview, asyncio.Future[None]]] = deque()
+        #: Bytes queued in ``_writes`` and not yet taken by the kernel.
+        self.queued_input = 0
         self._writer_armed = False
         self._reading = False
         self._readable: Callable[[], None] | None = None
@@ -211,7 +221,14 @@ class PtyChild:
         if not data:
             fut.set_result(None)
             return fut
+        if self.queued_input and self.queued_input + len(data) > MAX_QUEUED_INPUT:
+            fut.set_exception(InputRefused(
+                f"the command has not read the {self.queued_input} bytes of input already "
+                f"queued; {len(data)} more refused"
+            ))
+            return fut
         self._writes.append((memoryview(data), fut))
+        self.queued_input += len(data)
         self._flush_writes()
         return fut
 
@@ -229,6 +246,7 @@ class PtyChild:
             except OSError as exc:
                 self._fail_writes(exc)
                 return
+            self.queued_input -= n
             if n < len(view):
                 self._writes[0] = (view[n:], fut)
                 continue
@@ -243,6 +261,7 @@ class PtyChild:
             self._writer_armed = False
 
     def _fail_writes(self, exc: BaseException) -> None:
+        self.queued_input = 0
         while self._writes:
             _, fut = self._writes.popleft()
             if not fut.done():

@@ -242,3 +242,30 @@ async def test_keystroke_echoes_go_out_directly_and_arrive_exactly(
     assert dash.stream.count(typed.encode()) == 2  # the echo, then the program's line
     assert link.direct_frames - before >= len(typed) // 2
     assert await sidecar.result() == 0
+
+
+async def test_input_beyond_a_megabyte_queued_for_a_command_that_does_not_read_is_refused(
+    live_relay: RunningRelay,
+    make_run_config: Callable[..., RunConfig],
+    start_sidecar: Callable[[RunConfig], Sidecar],
+    dashboard: Callable[[RunningRelay], Awaitable[Dashboard]],
+) -> None:
+    """The sidecar does not hold every paste sent to a stuck command: once a backlog is
+    queued, input that would take it past 1 MiB is refused at once with a clear ack."""
+    dash = await dashboard(live_relay)
+    sidecar = start_sidecar(make_run_config(live_relay.url, py(NEVER_READS)))
+    await dash.until_output(b"deaf-ready")
+    await dash.send(
+        "command:request", agent_id="itest-agent", request_id="paste-1", input="y" * 700_000
+    )
+    refused = await dash.request("command:request", "paste-2", input="z" * 700_000)
+    assert not refused.ok
+    assert refused.error is not None
+    assert "not read" in refused.error
+    assert "paste-1" not in dash.acks  # still waiting for the command
+    ack = await dash.request("command:interrupt", "int", signal="SIGINT")
+    assert ack.ok
+    await dash.until_output(b"caught-int")
+    await dash.until(lambda: "paste-1" in dash.acks)
+    assert not dash.acks["paste-1"].ok
+    assert await sidecar.result() == 0
