@@ -125,6 +125,10 @@ async def _main(args: argparse.Namespace) -> int:
     print(table(metrics, lims))
     print(f"\n{info['nproc']} x {info['cpu']}, kernel {info['kernel']}, Python {info['python']};"
           f" medians of {runs} runs (min-max); {info['elapsed_s']:.0f} s; MB = 10^6 bytes")
+    load = info["loadavg_at_start"][0]
+    if load > 0.5 * info["nproc"]:
+        print(f"note: load average {load:.2f} at the start on {info['nproc']} CPUs: other "
+              "work was running, so these figures are not comparable with an idle run")
     write_json(out, info, metrics, lims, raw)
     print(f"wrote {out}")
     return 0
