@@ -104,7 +104,7 @@ def output_fields(data: bytes) -> dict[str, str]:
 
 
 def agent_info_dict(info: AgentInfo) -> dict[str, Any]:
-    return {
+    d: dict[str, Any] = {
         "agent_id": info.agent_id,
         "name": info.name,
         "host": info.host,
@@ -119,6 +119,9 @@ def agent_info_dict(info: AgentInfo) -> dict[str, Any]:
         "last_seen": info.last_seen,
         "offset": info.offset,
     }
+    if info.state_since is not None:  # an addition beyond the contract; absent: unknown
+        d["state_since"] = info.state_since
+    return d
 
 
 def _drop_none(d: dict[str, Any], *keys: str) -> dict[str, Any]:

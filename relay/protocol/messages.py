@@ -85,7 +85,12 @@ SIGNALS: Final[tuple[str, ...]] = ("SIGINT", "SIGTERM", "SIGKILL", "SIGHUP", "SI
 
 @dataclass(frozen=True, slots=True)
 class AgentInfo:
-    """An agent as dashboards see it."""
+    """An agent as dashboards see it.
+
+    ``state_since`` is not in the contract (an addition its section 1 allows): when the
+    agent entered its current ``state`` as the relay saw it, epoch seconds; None when
+    unknown (a record written by an older relay). Encoded only when set.
+    """
 
     agent_id: str
     name: str
@@ -100,6 +105,7 @@ class AgentInfo:
     exit_code: int | None
     last_seen: float
     offset: int
+    state_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -210,6 +210,7 @@ def _build_agent_info(f: Fields) -> AgentInfo:
         exit_code=f.int_("exit_code", required=False),
         last_seen=f.num("last_seen"),
         offset=f.int_("offset", lo=0, hi=MAX_OFFSET),
+        state_since=f.num("state_since", required=False),
     )
 
 

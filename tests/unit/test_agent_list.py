@@ -66,6 +66,8 @@ CASES = [
                  id="unicode-and-escapes"),
     pytest.param((info(last_seen=5, started_at=0, offset=2**53),), id="int-timestamps"),
     pytest.param((info(last_seen=-0.0, started_at=1e300),), id="float-edges"),
+    pytest.param((info(state="idle", state_since=2.0), info("a2", state_since=3)),
+                 id="state-since"),
 ]
 
 
@@ -90,6 +92,8 @@ _infos = st.builds(
     exit_code=st.none() | st.integers(-255, 255),
     last_seen=st.floats(allow_nan=False, allow_infinity=False) | st.integers(0, 2**40),
     offset=st.integers(0, 2**53),
+    state_since=st.none() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(0, 2**40),
 )
 
 

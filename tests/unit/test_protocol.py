@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import subprocess
@@ -82,6 +83,9 @@ INFO_JSON: dict[str, Any] = {
     "last_seen": 1700000100.25,
     "offset": 1234,
 }
+#: With ``state_since`` (an addition beyond the contract, encoded only when set).
+IDLE = dataclasses.replace(INFO, state="idle", state_since=1700000090.75)
+IDLE_JSON: dict[str, Any] = {**INFO_JSON, "state": "idle", "state_since": 1700000090.75}
 
 # (direction, message, its JSON object) — used in both directions.
 TABLE: list[tuple[Direction, Message, dict[str, Any]]] = [
@@ -140,6 +144,10 @@ TABLE: list[tuple[Direction, Message, dict[str, Any]]] = [
      {"type": "dashboard:connected", "session_id": "s1", "sub": "alice", "role": "operator",
       "protocol": 1, "agents": [INFO_JSON]}),
     (R2D, AgentStatusEvent(INFO), {"type": "agent:status", "agent": INFO_JSON}),
+    (R2D, AgentStatusEvent(IDLE), {"type": "agent:status", "agent": IDLE_JSON}),
+    (R2D, DashboardConnected("s1", "bob", "viewer", (INFO, IDLE)),
+     {"type": "dashboard:connected", "session_id": "s1", "sub": "bob", "role": "viewer",
+      "protocol": 1, "agents": [INFO_JSON, IDLE_JSON]}),
     (R2D, AgentRemoved("a1"), {"type": "agent:removed", "agent_id": "a1"}),
     (R2D, TerminalGap("a1", 10, 20), {"type": "terminal:gap", "agent_id": "a1", "from": 10, "to": 20}),
     (R2D, Subscribed("a1", 0, 55), {"type": "subscribed", "agent_id": "a1", "from": 0, "offset": 55}),
@@ -165,6 +173,21 @@ def test_decode_gives_the_typed_message(direction: Direction, message: Message, 
 def test_unknown_fields_are_ignored() -> None:
     text = json.dumps({"type": "subscribe", "agent_id": "a1", "future": [1, 2]})
     assert decode(text, D2R) == Subscribe("a1")
+
+
+def test_agent_info_without_state_since_decodes_with_none() -> None:
+    """What a relay from before ``state_since`` sends still decodes."""
+    msg = decode(json.dumps({"type": "agent:status", "agent": INFO_JSON}), R2D)
+    assert msg == AgentStatusEvent(INFO)
+    assert INFO.state_since is None
+    assert "state_since" not in json.loads(encode(msg))["agent"]
+
+
+def test_an_integer_state_since_decodes_as_a_float() -> None:
+    msg = decode(json.dumps({"type": "agent:status", "agent": {**INFO_JSON, "state_since": 7}}),
+                 R2D)
+    assert isinstance(msg, AgentStatusEvent)
+    assert msg.agent.state_since == 7.0
 
 
 def test_defaults_apply_when_optional_fields_are_absent() -> None:
@@ -224,6 +247,10 @@ INVALID: list[tuple[Direction, str, ErrorCode, str]] = [
     (A2R, '{"type": "agent:hello", "protocol": 1, "agent_id": "a", "labels": {"k": 1}}', ErrorCode.INVALID_MESSAGE, "'labels'"),
     (A2R, '{"type": "agent:hello", "protocol": 1, "agent_id": "a", "command": "ls"}', ErrorCode.INVALID_MESSAGE, "'command'"),
     (A2R, '{"type": "heartbeat", "ts": NaN}', ErrorCode.INVALID_MESSAGE, "'ts'"),
+    (R2D, json.dumps({"type": "agent:status", "agent": {**INFO_JSON, "state_since": "1h"}}),
+     ErrorCode.INVALID_MESSAGE, "'state_since' must be a number"),
+    (R2D, json.dumps({"type": "agent:status", "agent": {**INFO_JSON, "state_since": True}}),
+     ErrorCode.INVALID_MESSAGE, "'state_since' must be a number"),
 ]
 
 
@@ -324,6 +351,12 @@ _messages = st.one_of(
     st.builds(Subscribe, _ids, st.none() | st.integers(0, 2**53)).map(lambda m: (D2R, m)),
     st.builds(CommandAck, _req, st.booleans(), st.none() | _text, _ids).map(lambda m: (R2D, m)),
     st.builds(Heartbeat, st.integers(-(2**53), 2**53) | _text).map(lambda m: (A2R, m)),
+    st.builds(
+        dataclasses.replace,
+        st.just(INFO),
+        state=st.sampled_from(["running", "idle", "exited", "disconnected"]),
+        state_since=st.none() | st.floats(allow_nan=False, allow_infinity=False),
+    ).map(lambda i: (R2D, AgentStatusEvent(i))),
 )
 
 
