@@ -125,7 +125,10 @@ class LocalHub:
             if old is not None and old is not conn:
                 self._fail_pending(old, "the agent's connection was replaced before the ack")
                 old.peer.close(CloseCode.REPLACED, "replaced by a newer connection")
-            agent.info = self._info_from_hello(hello, now, offset=agent.scrollback.end)
+            info = self._info_from_hello(hello, now, offset=agent.scrollback.end)
+            if agent.info.state == "running":  # replaced while running: no new state
+                info = dataclasses.replace(info, state_since=agent.info.state_since)
+            agent.info = info
         self._cancel_forget(agent)
         agent.conn = conn
         resume_from = agent.scrollback.end
@@ -293,6 +296,7 @@ class LocalHub:
             exit_code=None,
             last_seen=now,
             offset=offset,
+            state_since=now,
         )
 
     def _known(self, agent_id: str) -> _Agent:
@@ -313,8 +317,11 @@ class LocalHub:
             agent.info = dataclasses.replace(agent.info, last_seen=self._clock())
 
     def _stamp(self, agent: _Agent, info: AgentInfo) -> None:
+        """Store ``info`` as seen now; ``state_since`` moves only if the state changed."""
+        now = self._clock()
+        since = info.state_since if info.state == agent.info.state else now
         agent.info = dataclasses.replace(
-            info, last_seen=self._clock(), offset=agent.scrollback.end
+            info, last_seen=now, offset=agent.scrollback.end, state_since=since
         )
 
     def _broadcast_status(self, agent: _Agent) -> None:

@@ -51,7 +51,6 @@ from relay.hub import AgentConn, Control, DashboardConn, HubError, OutputSlice, 
 from relay.protocol import (
     AgentHello,
     AgentInfo,
-    AgentInfoState,
     AgentRemoved,
     AgentStatus,
     AgentStatusEvent,
@@ -72,7 +71,7 @@ from relay.redis_feed import Feed, Frame, Reader, catch_up
 from relay.redis_keys import DEFAULT_PREFIX, Keys, Record
 from relay.redis_liveness import Liveness
 from relay.redis_pipeline import Appends
-from relay.redis_state import AgentStore, Event
+from relay.redis_state import AgentStore, Event, gone_info, status_info
 from relay.redis_stream import OutputStore, slice_from
 from relay.redis_version import AppliedVersion
 
@@ -259,11 +258,7 @@ class RedisHub:
             self._to_detach[agent_id] = conn.conn_id
             record = self._agents.get(agent_id)
             if record is not None:
-                state: AgentInfoState = (
-                    "exited" if record.info.state == "exited" else "disconnected"
-                )
-                info = dataclasses.replace(record.info, state=state, last_seen=self._clock())
-                self._local_update(record, info, conn="")
+                self._local_update(record, gone_info(record.info, self._clock()), conn="")
 
     async def agent_output(
         self, conn: AgentConn, chunk: TerminalOutput, frame: bytes | None = None
@@ -281,21 +276,9 @@ class RedisHub:
             return
         now = self._clock()
         record = self._agents.get(agent_id)
-        base = record.info if record is not None else None
-        info = AgentInfo(
-            agent_id=agent_id,
-            name=base.name if base else agent_id,
-            host=base.host if base else "",
-            command=base.command if base else (),
-            labels=base.labels if base else {},
-            pid=status.pid,
-            cols=status.cols,
-            rows=status.rows,
-            started_at=base.started_at if base else now,
-            state=status.state,
-            exit_code=status.exit_code if status.state == "exited" else None,
-            last_seen=now,
-            offset=self._confirmed_end.get(agent_id, 0),
+        info = status_info(
+            agent_id, record.info if record is not None else None, status, now,
+            self._confirmed_end.get(agent_id, 0),
         )
         try:
             changed = await self._store.status(

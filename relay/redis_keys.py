@@ -22,6 +22,8 @@ Data model::
 
 Record fields: ``static`` (JSON of name, host, command, labels, started_at), ``state``,
 ``pid``, ``cols``, ``rows``, ``exit_code`` (empty for none), ``seen`` (last_seen),
+``since`` (state_since: set by every script that changes ``state``, in the same call;
+missing in records an older relay wrote, read as None),
 ``end``/``start`` (the stream's end and oldest retained offset), ``conn``/``relay`` (the
 live connection and its relay; empty when none), ``v`` (the record's version).
 """
@@ -128,6 +130,10 @@ def opt_int(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
+def opt_num(value: float | None) -> str:
+    return "" if value is None else num(value)
+
+
 def num(value: float) -> str:
     """A float as Redis stores it: ``repr`` keeps every digit."""
     return repr(float(value))
@@ -155,6 +161,7 @@ def record_from_fields(agent_id: str, fields: dict[str, str]) -> Record | None:
     static = json.loads(raw_static)
     exit_code = fields.get("exit_code", "")
     pid = fields.get("pid", "")
+    since = fields.get("since", "")
     info = AgentInfo(
         agent_id=agent_id,
         name=str(static["name"]),
@@ -169,6 +176,7 @@ def record_from_fields(agent_id: str, fields: dict[str, str]) -> Record | None:
         exit_code=int(exit_code) if exit_code else None,
         last_seen=float(fields.get("seen", "0")),
         offset=int(fields.get("end", "0")),
+        state_since=float(since) if since else None,
     )
     return Record(
         info=info,

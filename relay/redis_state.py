@@ -8,6 +8,11 @@ are published in version order and a relay that applies them in order holds an e
 copy (see ``relay.redis_bus``). Because each transition is conditional, two relays that
 try the same one (two sweepers, a local forget timer and a sweeper) make it happen once.
 
+Every script that writes ``state`` also sets ``since`` (AgentInfo's ``state_since``) in
+the same call, to its ``now``, when the state it writes differs from the one stored; a
+status that keeps the state (a resize) leaves it. :func:`status_info` and
+:func:`gone_info` apply the same rule to a relay's own copy while Redis is unreachable.
+
 The snapshot script also reads the dataset's epoch (``{p}:epoch``, a random id that the
 first snapshot of an empty Redis sets). :meth:`AgentStore.sync` compares it with the
 epoch of the relay's previous sync: a different one means Redis lost its data in between,
@@ -19,6 +24,7 @@ places (the snapshot and the sweep), so this layout is for one Redis, not Redis 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 from dataclasses import dataclass
@@ -26,13 +32,14 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from relay.protocol import AgentHello, AgentInfo
+from relay.protocol import AgentHello, AgentInfo, AgentInfoState, AgentStatus
 from relay.redis_keys import (
     Keys,
     Record,
     decode_fields,
     num,
     opt_int,
+    opt_num,
     record_from_fields,
     static_json,
     static_of,
@@ -58,6 +65,9 @@ end
 ATTACH_LUA = _PRELUDE + """
 local old_conn = redis.call('HGET', rec, 'conn') or ''
 local old_relay = redis.call('HGET', rec, 'relay') or ''
+if redis.call('HGET', rec, 'state') ~= 'running' then
+  redis.call('HSET', rec, 'since', ARGV[9])
+end
 redis.call('HSET', rec, 'static', ARGV[5], 'state', 'running', 'pid', ARGV[6],
            'cols', ARGV[7], 'rows', ARGV[8], 'exit_code', '', 'seen', ARGV[9],
            'conn', ARGV[3], 'relay', ARGV[4])
@@ -73,6 +83,9 @@ return {old_conn, old_relay, redis.call('HGET', rec, 'end'), redis.call('HGET', 
 # ARGV: 3 conn, 4 state, 5 pid, 6 cols, 7 rows, 8 exit_code, 9 now, 10 forget_at
 STATUS_LUA = _PRELUDE + """
 if redis.call('HGET', rec, 'conn') ~= ARGV[3] then return 0 end
+if redis.call('HGET', rec, 'state') ~= ARGV[4] then
+  redis.call('HSET', rec, 'since', ARGV[9])
+end
 redis.call('HSET', rec, 'state', ARGV[4], 'pid', ARGV[5], 'cols', ARGV[6], 'rows', ARGV[7],
            'exit_code', ARGV[8], 'seen', ARGV[9])
 if ARGV[4] == 'exited' then
@@ -92,8 +105,10 @@ return 1
 """
 
 _GONE = """
-local state = redis.call('HGET', rec, 'state')
+local old_state = redis.call('HGET', rec, 'state')
+local state = old_state
 if state ~= 'exited' then state = 'disconnected' end
+if state ~= old_state then redis.call('HSET', rec, 'since', NOW) end
 redis.call('HSET', rec, 'state', state, 'conn', '', 'relay', '', 'seen', NOW)
 redis.call('HDEL', live, id)
 redis.call('ZADD', forget, FORGET_AT, id)
@@ -133,14 +148,23 @@ return 1
 """
 
 # ARGV: 3 conn, 4 relay, 5 static, 6 state, 7 pid, 8 cols, 9 rows, 10 exit_code, 11 now,
-# 12 end (used when the record is missing: Redis lost it)
+# 12 end (used when the record is missing: Redis lost it), 13 the relay's state_since
+# (empty when unknown): kept when Redis has the same state, else used, else now
 REASSERT_LUA = _PRELUDE + """
+local since = ARGV[13]
 if redis.call('EXISTS', rec) == 1 then
   local live_conn = redis.call('HGET', rec, 'conn')
   if live_conn ~= ARGV[3] and live_conn ~= '' then return 0 end
+  if redis.call('HGET', rec, 'state') == ARGV[6] then
+    since = redis.call('HGET', rec, 'since') or since
+  elseif since == '' then
+    since = ARGV[11]
+  end
 else
   redis.call('HSET', rec, 'end', ARGV[12], 'start', ARGV[12])
+  if since == '' then since = ARGV[11] end
 end
+if since ~= '' then redis.call('HSET', rec, 'since', since) end
 redis.call('HSET', rec, 'static', ARGV[5], 'state', ARGV[6], 'pid', ARGV[7], 'cols', ARGV[8],
            'rows', ARGV[9], 'exit_code', ARGV[10], 'seen', ARGV[11],
            'conn', ARGV[3], 'relay', ARGV[4])
@@ -292,6 +316,7 @@ class AgentStore:
             args=self._args(
                 info.agent_id, conn_id, relay_id, static_of(info), info.state,
                 opt_int(info.pid), info.cols, info.rows, opt_int(info.exit_code), num(now), end,
+                opt_num(info.state_since),
             ),
         )
         return int(res)
@@ -334,6 +359,43 @@ class AgentStore:
     async def due(self, now: float) -> list[str]:
         raw = await self._client.zrangebyscore(self._keys.forget, "-inf", repr(now))
         return [_s(r) for r in raw]
+
+
+def _entered(info: AgentInfo, state: AgentInfoState, now: float) -> float | None:
+    """``state_since`` after a change to ``state`` at ``now``: kept if the state stays."""
+    return info.state_since if state == info.state else now
+
+
+def status_info(
+    agent_id: str, base: AgentInfo | None, status: AgentStatus, now: float, offset: int
+) -> AgentInfo:
+    """The agent after ``status`` as STATUS_LUA writes it, from this relay's copy
+    ``base`` (None when it has none); Redis ignores ``state_since`` here and decides it
+    from its own record."""
+    return AgentInfo(
+        agent_id=agent_id,
+        name=base.name if base else agent_id,
+        host=base.host if base else "",
+        command=base.command if base else (),
+        labels=base.labels if base else {},
+        pid=status.pid,
+        cols=status.cols,
+        rows=status.rows,
+        started_at=base.started_at if base else now,
+        state=status.state,
+        exit_code=status.exit_code if status.state == "exited" else None,
+        last_seen=now,
+        offset=offset,
+        state_since=_entered(base, status.state, now) if base else now,
+    )
+
+
+def gone_info(info: AgentInfo, now: float) -> AgentInfo:
+    """The agent after its connection ended, as DETACH_LUA writes it."""
+    state: AgentInfoState = "exited" if info.state == "exited" else "disconnected"
+    return dataclasses.replace(
+        info, state=state, last_seen=now, state_since=_entered(info, state, now)
+    )
 
 
 def _s(value: object) -> str:

@@ -30,9 +30,11 @@ async def test_agents_lists_agent_info_filtered_by_scope(
     body = await resp.json()
     assert resp.status == 200
     assert [a["agent_id"] for a in body["agents"]] == ["web-1"]
+    # The contract's fields, plus state_since (docs/protocol.md: an addition its section 1
+    # allows, since unknown fields are ignored).
     assert set(body["agents"][0]) == {
         "agent_id", "name", "host", "command", "labels", "pid", "cols", "rows", "started_at",
-        "state", "exit_code", "last_seen", "offset"}
+        "state", "exit_code", "last_seen", "offset", "state_since"}
 
 
 @pytest.mark.parametrize("path", ["/api/agents", "/api/agents/a1", "/api/agents/a1/output"])

@@ -312,3 +312,89 @@ async def test_list_agents_is_sorted_and_scoped() -> None:
         await attach(hub, aid, conn_id=cid)
     infos: list[Any] = await hub.list_agents(PrefixScope("b"))
     assert [i.agent_id for i in infos] == ["b1", "b2"]
+
+
+# --------------------------------------------------------------------------- state_since
+# One table for both hubs (``tests/integration/redis/test_redis_state_since.py`` plays it
+# on the Redis hub): steps at given clock times, then the agent's state and state_since.
+
+
+class Clock:
+    """A settable clock for the hubs' ``clock`` parameter."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+Step = tuple[float, str]
+
+#: (steps, final state, final state_since). Steps: "hello" (a new connection, replacing
+#: the previous one), "running"/"idle" (a status; the same state again is what a sidecar
+#: sends after a resize), "exit" (exited 3), "drop" (the connection ends).
+STATE_SINCE: list[Any] = [
+    pytest.param([(10.0, "hello")], "running", 10.0, id="set-at-attach"),
+    pytest.param([(10.0, "hello"), (20.0, "running")], "running", 10.0,
+                 id="a-resize-while-running-keeps-it"),
+    pytest.param([(10.0, "hello"), (20.0, "idle")], "idle", 20.0, id="running-to-idle-moves-it"),
+    pytest.param([(10.0, "hello"), (20.0, "idle"), (30.0, "idle")], "idle", 20.0,
+                 id="a-resize-while-idle-keeps-it"),
+    pytest.param([(10.0, "hello"), (20.0, "idle"), (30.0, "running")], "running", 30.0,
+                 id="idle-to-running-moves-it"),
+    pytest.param([(10.0, "hello"), (20.0, "exit")], "exited", 20.0, id="exit-moves-it"),
+    pytest.param([(10.0, "hello"), (20.0, "drop")], "disconnected", 20.0,
+                 id="disconnect-moves-it"),
+    pytest.param([(10.0, "hello"), (20.0, "exit"), (30.0, "drop")], "exited", 20.0,
+                 id="a-disconnect-after-exit-keeps-it"),
+    pytest.param([(10.0, "hello"), (20.0, "drop"), (30.0, "hello")], "running", 30.0,
+                 id="a-reconnect-moves-it"),
+    pytest.param([(10.0, "hello"), (20.0, "hello")], "running", 10.0,
+                 id="a-replacing-connection-while-running-keeps-it"),
+    pytest.param([(10.0, "hello"), (20.0, "idle"), (30.0, "hello")], "running", 30.0,
+                 id="a-replacing-connection-while-idle-moves-it"),
+]
+
+
+async def play(hub: Hub, clock: Clock, steps: list[Step], agent_id: str = "a1") -> None:
+    conn: AgentConn | None = None
+    for n, (at, step) in enumerate(steps):
+        clock.now = at
+        if step == "hello":
+            conn = await attach(hub, agent_id, conn_id=f"c{n}")
+            continue
+        assert conn is not None
+        if step == "drop":
+            await hub.detach_agent(conn)
+        elif step == "exit":
+            await hub.agent_status(conn, AgentStatus("exited", None, 80, 24, exit_code=3))
+        else:
+            cols = 80 + n  # a status that keeps the state still changes something
+            await hub.agent_status(conn, AgentStatus(step, 1, cols, 24))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("steps", "state", "since"), STATE_SINCE)
+async def test_state_since_moves_only_when_the_state_changes(
+    steps: list[Step], state: str, since: float
+) -> None:
+    clock = Clock()
+    hub = LocalHub(scrollback_bytes=1024, forget_after=3600.0, clock=clock)
+    dash = await dashboard(hub)
+    await play(hub, clock, steps)
+    info = await hub.get_agent("a1")
+    assert info is not None
+    assert (info.state, info.state_since) == (state, since)
+    last = peer(dash).of_type("agent:status")[-1]["agent"]
+    assert (last["state"], last["state_since"]) == (state, since)
+    fresh = await dashboard(hub)
+    assert peer(fresh).messages()[0]["agents"][0]["state_since"] == since
+
+
+async def test_state_since_is_the_hubs_clock_not_the_agents_started_at() -> None:
+    clock = Clock(5000.0)
+    hub = LocalHub(scrollback_bytes=1024, forget_after=3600.0, clock=clock)
+    await attach(hub)  # started_at=1.0
+    info = await hub.get_agent("a1")
+    assert info is not None
+    assert (info.started_at, info.state_since) == (1.0, 5000.0)
