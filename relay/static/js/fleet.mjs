@@ -7,17 +7,30 @@ import { el, formatCommand, formatDuration, setText } from "./dom.mjs";
 export const STATES = ["running", "idle", "exited", "disconnected"];
 
 /**
+ * AgentInfo as in docs/protocol.md. `state_since` (epoch seconds: when the agent entered
+ * its state, as the relay saw it) is this relay's addition beyond the contract; older
+ * relays do not send it.
  * @typedef {{agent_id: string, name: string, host: string, command: string[],
  *   labels: Record<string, string>, pid: number|null, cols: number, rows: number,
  *   started_at: number, state: string, exit_code: number|null, last_seen: number,
- *   offset: number}} AgentInfo
+ *   offset: number, state_since?: number}} AgentInfo
  *
  * @typedef {{info: AgentInfo, stateSince: number, preview: string, row: HTMLElement,
  *   parts: Record<string, HTMLElement>}} Entry
  */
 
-/** When did an agent enter its current state, as far as this page can tell? */
+/** When did an agent enter its current state? The relay's `state_since` when it sends
+ * one (capped at `now`: the two clocks may disagree). */
+function relayStateSince(info, now) {
+  return typeof info.state_since === "number" && info.state_since > 0
+    ? Math.min(info.state_since * 1000, now)
+    : null;
+}
+
+/** Without `state_since` (an older relay): a guess, as far as this page can tell. */
 function initialStateSince(info, now) {
+  const told = relayStateSince(info, now);
+  if (told !== null) return told;
   let since = now;
   if (info.state === "running" && info.started_at > 0) since = info.started_at * 1000;
   if ((info.state === "exited" || info.state === "disconnected") && info.last_seen > 0) {
@@ -114,8 +127,10 @@ export class FleetView {
       entry = this._createEntry(info, now);
       this.entries.set(info.agent_id, entry);
       if (!batch) this._sort();
-    } else if (entry.info.state !== info.state) {
-      entry.stateSince = now;
+    } else {
+      const told = relayStateSince(info, now);
+      if (told !== null) entry.stateSince = told;
+      else if (entry.info.state !== info.state) entry.stateSince = now;
     }
     entry.info = info;
     this._renderRow(entry, now);
