@@ -51,6 +51,7 @@ from relay.hub import AgentConn, Control, DashboardConn, HubError, OutputSlice, 
 from relay.protocol import (
     AgentHello,
     AgentInfo,
+    AgentInfoState,
     AgentRemoved,
     AgentStatus,
     AgentStatusEvent,
@@ -116,6 +117,8 @@ class RedisHub:
         self._applied = AppliedVersion()
         # This relay's connections and routing
         self._local: dict[str, AgentConn] = {}
+        #: The state each local agent last reported (what to write back after a sweep).
+        self._live_state: dict[str, AgentInfoState] = {}
         self._local_version: dict[str, int] = {}
         self._confirmed_end: dict[str, int] = {}
         self._to_detach: dict[str, str] = {}
@@ -235,6 +238,7 @@ class RedisHub:
             self._routing.fail_conn(old, REPLACED_BEFORE_ACK)
             old.peer.close(CloseCode.REPLACED, "replaced by a newer connection")
         self._local[agent_id] = conn
+        self._live_state[agent_id] = "running"
         self._local_version[agent_id] = attached.version
         self._confirmed_end[agent_id] = attached.end
         self._to_detach.pop(agent_id, None)
@@ -248,6 +252,7 @@ class RedisHub:
         if self._local.get(agent_id) is not conn:
             return
         del self._local[agent_id]
+        self._live_state.pop(agent_id, None)
         self._local_version.pop(agent_id, None)
         try:
             if not await self._appends.received(agent_id):
@@ -274,6 +279,7 @@ class RedisHub:
         await self._appends.received(agent_id)  # the offset below includes the output
         if self._local.get(agent_id) is not conn:
             return
+        self._live_state[agent_id] = status.state
         now = self._clock()
         record = self._agents.get(agent_id)
         info = status_info(
@@ -461,10 +467,14 @@ class RedisHub:
         if conn is None or record is None:
             return False
         end = self._confirmed_end.get(agent_id, 0)
-        version = await self._store.reassert(
-            dataclasses.replace(record.info, offset=end), conn.conn_id, self.relay_id,
-            self._clock(), end,
-        )
+        info = dataclasses.replace(record.info, offset=end)
+        live = self._live_state.get(agent_id)
+        if live is not None and info.state != live:
+            # A sweeper took this relay for dead: the copy says "disconnected", but the
+            # sidecar is here and last reported ``live``.
+            info = dataclasses.replace(info, state=live, state_since=None)
+        version = await self._store.reassert(info, conn.conn_id, self.relay_id,
+                                             self._clock(), end)
         if version:
             self._local_version[agent_id] = version
         return bool(version)
@@ -517,6 +527,7 @@ class RedisHub:
         ):
             log.info("agent %s: replaced by a connection on relay %s", agent_id, record.relay)
             del self._local[agent_id]
+            self._live_state.pop(agent_id, None)
             self._local_version.pop(agent_id, None)
             self._routing.fail_conn(local, REPLACED_BEFORE_ACK)
             local.peer.close(CloseCode.REPLACED, "replaced by a newer connection")
