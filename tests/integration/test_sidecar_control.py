@@ -181,18 +181,6 @@ async def test_a_background_process_holding_the_terminal_does_not_hang_the_sidec
     await dash.until_output(b"parent-done")
 
 
-NEVER_READS = """
-import os, signal, sys, tty
-def on_int(*_):
-    os.write(1, b"caught-int")
-    os._exit(0)
-signal.signal(signal.SIGINT, on_int)
-tty.setraw(0)
-os.write(1, b"deaf-ready")
-while True:
-    signal.pause()
-"""
-
 
 async def test_an_interrupt_is_not_held_up_by_input_the_command_never_reads(
     live_relay: RunningRelay,
@@ -204,8 +192,8 @@ async def test_an_interrupt_is_not_held_up_by_input_the_command_never_reads(
     ignores its input; the Interrupt sent after it still arrives and is acked at once,
     and the paste's ack reports the failure once the command is gone."""
     dash = await dashboard(live_relay)
-    sidecar = start_sidecar(make_run_config(live_relay.url, py(NEVER_READS)))
-    await dash.until_output(b"deaf-ready")
+    sidecar = start_sidecar(make_run_config(live_relay.url, py(RAW_INTERRUPT)))
+    await dash.until_output(b"raw-ready")  # a raw-mode program that never reads
     await dash.send(
         "command:request", agent_id="itest-agent", request_id="paste", input="y" * 300_000
     )
@@ -253,8 +241,8 @@ async def test_input_beyond_a_megabyte_queued_for_a_command_that_does_not_read_i
     """The sidecar does not hold every paste sent to a stuck command: once a backlog is
     queued, input that would take it past 1 MiB is refused at once with a clear ack."""
     dash = await dashboard(live_relay)
-    sidecar = start_sidecar(make_run_config(live_relay.url, py(NEVER_READS)))
-    await dash.until_output(b"deaf-ready")
+    sidecar = start_sidecar(make_run_config(live_relay.url, py(RAW_INTERRUPT)))
+    await dash.until_output(b"raw-ready")  # a raw-mode program that never reads
     await dash.send(
         "command:request", agent_id="itest-agent", request_id="paste-1", input="y" * 700_000
     )
