@@ -181,7 +181,6 @@ async def test_a_background_process_holding_the_terminal_does_not_hang_the_sidec
     await dash.until_output(b"parent-done")
 
 
-
 async def test_an_interrupt_is_not_held_up_by_input_the_command_never_reads(
     live_relay: RunningRelay,
     make_run_config: Callable[..., RunConfig],
