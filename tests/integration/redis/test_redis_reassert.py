@@ -25,13 +25,6 @@ WAIT = 10.0
 
 
 @pytest.fixture
-async def client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
-    c = redis_server.client()
-    yield c
-    await c.aclose()
-
-
-@pytest.fixture
 async def hub(redis_server: RedisServer) -> AsyncIterator[RedisHub]:
     h = RedisHub(url=redis_server.url, scrollback_bytes=1 << 16, forget_after=3600.0,
                  liveness_ttl=5.0, sweep_interval=60.0, prefix="reassert")
@@ -54,7 +47,7 @@ async def next_status(peer: FakePeer, seen: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("reported", ["running", "idle"])
 async def test_a_wrongly_swept_agent_comes_back_in_the_state_it_reported(
-    hub: RedisHub, client: aioredis.Redis, reported: str
+    hub: RedisHub, redis_client: aioredis.Redis, reported: str
 ) -> None:
     dash = DashboardConn(session_id="s", sub="d", role="viewer", scope=AllScope(),
                          binary=False, peer=FakePeer())
@@ -77,10 +70,10 @@ async def test_a_wrongly_swept_agent_comes_back_in_the_state_it_reported(
 
     # The relay misses its refresh: another relay's sweeper marks its agent disconnected.
     keys = Keys("reassert")
-    store = AgentStore(client, keys)
+    store = AgentStore(redis_client, keys)
     async with asyncio.timeout(WAIT):
         while True:
-            await client.delete(keys.alive(hub.relay_id))
+            await redis_client.delete(keys.alive(hub.relay_id))
             if await store.sweep_dead("a1", hub.relay_id, 100.0, 3700.0):
                 break
     assert (await next_status(peer, seen))["state"] == "disconnected"

@@ -40,13 +40,6 @@ def hello(agent_id: str = "a1") -> AgentHello:
 
 
 @pytest.fixture
-async def client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
-    c = redis_server.client()
-    yield c
-    await c.aclose()
-
-
-@pytest.fixture
 def keys() -> Keys:
     return Keys(next(PREFIXES))
 
@@ -79,19 +72,19 @@ async def connected_agents(hub: RedisHub) -> list[dict[str, Any]]:
     return agents
 
 
-async def write_old_record(client: aioredis.Redis, keys: Keys, agent_id: str, *,
+async def write_old_record(redis_client: aioredis.Redis, keys: Keys, agent_id: str, *,
                            state: str, conn: str = "", relay: str = "") -> None:
     """An agent record as a relay from before ``state_since`` wrote it."""
     static = {"name": agent_id, "host": "h", "command": ["sh"], "labels": {},
               "started_at": 1.0}
-    await client.hset(keys.agent(agent_id), mapping={
+    await redis_client.hset(keys.agent(agent_id), mapping={
         "static": json.dumps(static), "state": state, "pid": "1", "cols": "80",
         "rows": "24", "exit_code": "", "seen": "5.0", "end": "0", "start": "0",
-        "conn": conn, "relay": relay, "v": str(await client.incr(keys.seq)),
+        "conn": conn, "relay": relay, "v": str(await redis_client.incr(keys.seq)),
     })
-    await client.sadd(keys.agents, agent_id)
+    await redis_client.sadd(keys.agents, agent_id)
     if relay:
-        await client.hset(keys.live, agent_id, relay)
+        await redis_client.hset(keys.live, agent_id, relay)
 
 
 # --------------------------------------------------------------------------- the hub
@@ -112,14 +105,14 @@ async def test_state_since_moves_only_when_the_state_changes(
 
 
 async def test_an_agent_on_a_dead_relay_gets_state_since_when_the_sweeper_disconnects_it(
-    hub: RedisHub, client: aioredis.Redis, keys: Keys, clock: Clock
+    hub: RedisHub, redis_client: aioredis.Redis, keys: Keys, clock: Clock
 ) -> None:
     """The hub's own sweeper (running in the background) finds an agent whose relay has
     no alive key; the dashboard's event shows the sweeper's time."""
     dash = DashboardConn(session_id="s", sub="d", role="viewer", scope=AllScope(),
                          binary=False, peer=FakePeer())
     await hub.attach_dashboard(dash)
-    store = AgentStore(client, keys)
+    store = AgentStore(redis_client, keys)
     await store.attach(hello(), "c-dead", "dead-relay", 10.0)  # never sets its alive key
     clock.now = 50.0
     assert isinstance(dash.peer, FakePeer)
@@ -137,12 +130,12 @@ async def test_an_agent_on_a_dead_relay_gets_state_since_when_the_sweeper_discon
 
 
 @pytest.fixture
-def store(client: aioredis.Redis, keys: Keys) -> AgentStore:
-    return AgentStore(client, keys)
+def store(redis_client: aioredis.Redis, keys: Keys) -> AgentStore:
+    return AgentStore(redis_client, keys)
 
 
-def sweeper(client: aioredis.Redis, keys: Keys, store: AgentStore, now: float) -> Liveness:
-    return Liveness(client, keys, "sweeper", store, ttl=1.0, sweep_interval=0.2,
+def sweeper(redis_client: aioredis.Redis, keys: Keys, store: AgentStore, now: float) -> Liveness:
+    return Liveness(redis_client, keys, "sweeper", store, ttl=1.0, sweep_interval=0.2,
                     forget_after=3600.0, clock=lambda: now, on_down=lambda: None)
 
 
@@ -152,23 +145,23 @@ def sweeper(client: aioredis.Redis, keys: Keys, store: AgentStore, now: float) -
     pytest.param("exited", "exited", 20.0, id="exited-keeps"),
 ])
 async def test_the_sweep_sets_state_since_in_the_same_script(
-    client: aioredis.Redis, keys: Keys, store: AgentStore, before: str, state: str,
+    redis_client: aioredis.Redis, keys: Keys, store: AgentStore, before: str, state: str,
     since: float,
 ) -> None:
     await store.attach(hello(), "c1", "dead-relay", 10.0)
     if before != "running":
         info = status_info("a1", None, AgentStatus(before, 1, 80, 24, exit_code=0), 20.0, 0)  # type: ignore[arg-type]
         assert await store.status("a1", "c1", info, 20.0, 3600.0)
-    await sweeper(client, keys, store, 50.0).sweep()
+    await sweeper(redis_client, keys, store, 50.0).sweep()
     record = await store.get("a1")
     assert record is not None
     assert (record.info.state, record.info.state_since, record.conn) == (state, since, "")
 
 
 async def test_a_record_without_state_since_loads_with_none(
-    redis_server: RedisServer, client: aioredis.Redis, keys: Keys, store: AgentStore
+    redis_server: RedisServer, redis_client: aioredis.Redis, keys: Keys, store: AgentStore
 ) -> None:
-    await write_old_record(client, keys, "old-1", state="idle")
+    await write_old_record(redis_client, keys, "old-1", state="idle")
     record = await store.get("old-1")
     assert record is not None
     assert (record.info.state, record.info.state_since) == ("idle", None)
@@ -186,9 +179,9 @@ async def test_a_record_without_state_since_loads_with_none(
 
 
 async def test_an_old_record_gets_state_since_at_its_next_change_of_state(
-    client: aioredis.Redis, keys: Keys, store: AgentStore
+    redis_client: aioredis.Redis, keys: Keys, store: AgentStore
 ) -> None:
-    await write_old_record(client, keys, "old-1", state="running", conn="c1", relay="r1")
+    await write_old_record(redis_client, keys, "old-1", state="running", conn="c1", relay="r1")
     same = status_info("old-1", None, AgentStatus("running", 1, 100, 30), 20.0, 0)
     assert await store.status("old-1", "c1", same, 20.0, 3600.0)
     record = await store.get("old-1")
@@ -202,11 +195,11 @@ async def test_an_old_record_gets_state_since_at_its_next_change_of_state(
 
 
 async def test_the_sweep_sets_state_since_on_an_old_record(
-    client: aioredis.Redis, keys: Keys, store: AgentStore
+    redis_client: aioredis.Redis, keys: Keys, store: AgentStore
 ) -> None:
-    await write_old_record(client, keys, "old-1", state="running", conn="c1",
+    await write_old_record(redis_client, keys, "old-1", state="running", conn="c1",
                            relay="dead-relay")
-    await sweeper(client, keys, store, 50.0).sweep()
+    await sweeper(redis_client, keys, store, 50.0).sweep()
     record = await store.get("old-1")
     assert record is not None
     assert (record.info.state, record.info.state_since) == ("disconnected", 50.0)
@@ -220,14 +213,14 @@ async def test_the_sweep_sets_state_since_on_an_old_record(
     pytest.param(("running", 10.0), ("idle", None), 70.0, id="other-state-unknown-takes-now"),
 ])
 async def test_reassert_writes_state_since_with_the_state(
-    client: aioredis.Redis, keys: Keys, store: AgentStore,
+    redis_client: aioredis.Redis, keys: Keys, store: AgentStore,
     stored: tuple[str, float] | None, mine: tuple[str, float | None], since: float,
 ) -> None:
     """A relay writes its view of a live agent back (Redis lost the record, or the
     sweeper took the relay for dead while Redis was out of its reach)."""
     await store.attach(hello(), "c1", "r1", 10.0)
     if stored is None:
-        await client.delete(keys.agent("a1"))
+        await redis_client.delete(keys.agent("a1"))
     elif stored[0] != "running":
         status = status_info("a1", None, AgentStatus(stored[0], 1, 80, 24), stored[1], 0)  # type: ignore[arg-type]
         await store.status("a1", "c1", status, stored[1], 3600.0)
