@@ -19,24 +19,16 @@ import os
 
 import aiohttp
 
+from relay.protocol import websocket_header
+
 #: Frames are written directly only while the socket's send buffer holds less than this.
 BUFFER_LIMIT = 64 * 1024
-
-_TEXT = 0x81  # FIN + text
-_BINARY = 0x82  # FIN + binary
-_MASKED = 0x80
 
 
 def masked_frame(payload: bytes, *, text: bool, key: bytes) -> bytes:
     """One complete, masked client frame carrying ``payload``."""
     n = len(payload)
-    opcode = _TEXT if text else _BINARY
-    if n < 126:
-        header = bytes((opcode, _MASKED | n))
-    elif n < 65536:
-        header = bytes((opcode, _MASKED | 126)) + n.to_bytes(2, "big")
-    else:
-        header = bytes((opcode, _MASKED | 127)) + n.to_bytes(8, "big")
+    header = websocket_header(n, text=text, masked=True)
     if n == 0:
         return header + key
     stream = (key * (n // 4 + 1))[:n]

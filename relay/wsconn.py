@@ -33,6 +33,7 @@ from relay.protocol import (
     Direction,
     ProtocolError,
     parse,
+    websocket_header,
 )
 
 log = logging.getLogger(__name__)
@@ -75,19 +76,10 @@ class WsTransport:
             or transport.get_write_buffer_size() > DIRECT_WRITE_LIMIT
         ):
             return False
-        if isinstance(frame, str):
-            payload = frame.encode("utf-8")
-            opcode = 0x81
-        else:
-            payload = frame
-            opcode = 0x82
+        text = isinstance(frame, str)
+        payload = frame.encode("utf-8") if isinstance(frame, str) else frame
         n = len(payload)
-        if n < 126:
-            header = bytes((opcode, n))
-        elif n < 65536:
-            header = bytes((opcode, 126)) + n.to_bytes(2, "big")
-        else:
-            header = bytes((opcode, 127)) + n.to_bytes(8, "big")
+        header = websocket_header(n, text=text, masked=False)
         if n <= DIRECT_CONCAT_BYTES:
             transport.write(header + payload)
         else:

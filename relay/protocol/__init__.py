@@ -41,6 +41,7 @@ from relay.protocol.framing import (
     decode_binary_output,
     encode_binary_output,
     utf8_cut,
+    websocket_header,
 )
 from relay.protocol.messages import (
     AGENT_ID_RE,
@@ -140,4 +141,5 @@ __all__ = [
     "parse",
     "to_dict",
     "utf8_cut",
+    "websocket_header",
 ]

@@ -1,4 +1,5 @@
-"""Output bytes on the wire: the binary output frame and UTF-8-safe chunking."""
+"""Output bytes on the wire: the binary output frame, UTF-8-safe chunking, and the
+header of a WebSocket frame for the direct-write paths of the relay and the sidecar."""
 
 from __future__ import annotations
 
@@ -9,6 +10,21 @@ from relay.protocol.messages import (
     ProtocolError,
     TerminalOutput,
 )
+
+# --------------------------------------------------------------------------- websocket
+
+
+def websocket_header(length: int, *, text: bool, masked: bool) -> bytes:
+    """The header of one final, uncompressed WebSocket data frame carrying ``length``
+    payload bytes (RFC 6455 section 5.2); a masked frame's 4-byte key follows it."""
+    opcode = 0x81 if text else 0x82  # FIN + text / binary
+    mask = 0x80 if masked else 0
+    if length < 126:
+        return bytes((opcode, mask | length))
+    if length < 65536:
+        return bytes((opcode, mask | 126)) + length.to_bytes(2, "big")
+    return bytes((opcode, mask | 127)) + length.to_bytes(8, "big")
+
 
 # --------------------------------------------------------------------------- binary output
 
