@@ -350,7 +350,7 @@ def token(
     """Print a signed token (JWT) for a dashboard, a script or a sidecar."""
     from relay.auth import mint_token
 
-    from .keys import private_key_algorithm
+    from .jwt_keys import private_key_algorithm
 
     _setup_logging(_log_level(ctx, "warning"))
     key: str | bytes
@@ -467,7 +467,7 @@ def relay(
     """
     from relay.config import ConfigError, RelayConfig
 
-    from .keys import public_key_algorithm
+    from .jwt_keys import public_key_algorithm
 
     _setup_logging(_log_level(ctx, "info"))
     public_key = None

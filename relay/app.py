@@ -12,14 +12,14 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from relay import dashboard, rest
-from relay.agent_conn import handle_agent
 from relay.appkeys import CONFIG, CONNECTIONS, HUB
 from relay.config import RelayConfig
-from relay.connections import Connections
-from relay.dashboard_conn import handle_dashboard
-from relay.hub import Hub
-from relay.hubs import make_hub
+from relay.handlers import page, rest
+from relay.handlers.agent import handle_agent
+from relay.handlers.connections import Connections
+from relay.handlers.dashboard import handle_dashboard
+from relay.hub.factory import make_hub
+from relay.hub.interface import Hub
 from relay.protocol import CloseCode
 
 SHUTDOWN_REASON = "relay shutting down"
@@ -34,7 +34,7 @@ def create_app(config: RelayConfig, hub: Hub | None = None) -> web.Application:
     app.router.add_get("/ws/agent", handle_agent)
     app.router.add_get("/ws/dashboard", handle_dashboard)
     rest.add_routes(app)
-    dashboard.add_routes(app)
+    page.add_routes(app)
     app.cleanup_ctx.append(_hub_lifetime)
     app.on_shutdown.append(_close_sockets)
     return app

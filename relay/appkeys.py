@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from relay.config import RelayConfig
-from relay.connections import Connections
-from relay.hub import Hub
+from relay.handlers.connections import Connections
+from relay.hub.interface import Hub
 
 CONFIG: web.AppKey[RelayConfig] = web.AppKey("config", RelayConfig)
 HUB: web.AppKey[Hub] = web.AppKey("hub")

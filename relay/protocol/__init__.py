@@ -16,8 +16,9 @@ always done for one :class:`Direction`.
 
 Decoding is two steps so that the relay can apply its rate limit between them, in the
 order the contract prescribes: :func:`parse` checks JSON, object shape and type and
-returns a :class:`Frame`; :meth:`Frame.message` validates the fields. :func:`decode` does
-both. Every failure raises :class:`ProtocolError` carrying a contract error code.
+returns a :class:`ParsedFrame`; :meth:`ParsedFrame.message` validates the fields.
+:func:`decode` does both. Every failure raises :class:`ProtocolError` carrying a contract
+error code.
 
 Layout: ``messages`` (vocabulary), ``validate`` (field readers and builders), ``codec``
 (JSON frames), ``framing`` (binary frame, UTF-8 chunking). This package imports nothing
@@ -27,7 +28,7 @@ from asyncio, aiohttp, click or ptyprocess.
 from __future__ import annotations
 
 from relay.protocol.codec import (
-    Frame,
+    ParsedFrame,
     agent_info_dict,
     decode,
     encode,
@@ -37,6 +38,7 @@ from relay.protocol.codec import (
 )
 from relay.protocol.framing import (
     Utf8Chunker,
+    WireFrame,
     binary_header_length,
     decode_binary_output,
     encode_binary_output,
@@ -115,9 +117,9 @@ __all__ = [
     "Direction",
     "Error",
     "ErrorCode",
-    "Frame",
     "Heartbeat",
     "Message",
+    "ParsedFrame",
     "ProtocolError",
     "Role",
     "SignalName",
@@ -131,6 +133,7 @@ __all__ = [
     "Unsubscribe",
     "Unsubscribed",
     "Utf8Chunker",
+    "WireFrame",
     "agent_info_dict",
     "binary_header_length",
     "decode",

@@ -47,7 +47,7 @@ from relay.protocol.validate import (
 
 
 @dataclass(frozen=True, slots=True)
-class Frame:
+class ParsedFrame:
     """A parsed JSON object with a known ``type``; fields not yet validated."""
 
     type: str
@@ -63,7 +63,7 @@ class Frame:
         return BUILDERS[self.direction][self.type](Fields(self.type, self.obj))
 
 
-def parse(text: str | bytes, direction: Direction) -> Frame:
+def parse(text: str | bytes, direction: Direction) -> ParsedFrame:
     """Check JSON, object shape and known type, in the contract's order."""
     try:
         obj = json.loads(text)
@@ -84,7 +84,7 @@ def parse(text: str | bytes, direction: Direction) -> Frame:
         raise ProtocolError(
             ErrorCode.UNKNOWN_TYPE, f"unknown message type {type_[:64]!r}", request_ref(obj)
         )
-    return Frame(type=type_, obj=obj, direction=direction)
+    return ParsedFrame(type=type_, obj=obj, direction=direction)
 
 
 def decode(text: str | bytes, direction: Direction) -> Message:

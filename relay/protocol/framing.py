@@ -11,6 +11,10 @@ from relay.protocol.messages import (
     TerminalOutput,
 )
 
+#: One encoded frame on its way to a peer: JSON text or a binary output frame. Encoded
+#: once and sent as the same object to every subscriber.
+WireFrame = str | bytes
+
 # --------------------------------------------------------------------------- websocket
 
 

@@ -15,8 +15,8 @@ import pytest
 
 from relay.app import create_app
 from relay.config import RelayConfig
-from relay.hub import DashboardConn
-from relay.local_hub import LocalHub
+from relay.hub.interface import DashboardConn
+from relay.hub.local import LocalHub
 from relay.server import start_relay
 from tests.conftest import SECRET
 from tests.wsclient import WsPeer

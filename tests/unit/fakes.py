@@ -7,15 +7,14 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from relay.outbox import Frame
-from relay.protocol import decode_binary_output
+from relay.protocol import WireFrame, decode_binary_output
 
 
 class FakePeer:
-    """A ``relay.hub.Peer`` that records frames; replays are expanded at once."""
+    """A ``relay.hub.interface.Peer`` that records frames; replays are expanded at once."""
 
     def __init__(self) -> None:
-        self.frames: list[tuple[Frame, str | None]] = []
+        self.frames: list[tuple[WireFrame, str | None]] = []
         self.close_code: int | None = None
         self.close_reason = ""
         self.changed = asyncio.Event()
@@ -38,7 +37,7 @@ class FakePeer:
         if self.close_code is None:
             self.frames.append((data, agent_id))
 
-    def send_replay(self, agent_id: str, frames: Iterable[Frame]) -> None:
+    def send_replay(self, agent_id: str, frames: Iterable[WireFrame]) -> None:
         for frame in frames:
             self.frames.append((frame, agent_id))
 
@@ -94,13 +93,13 @@ class FakeTransport:
     """An outbox ``Transport``: ``send`` blocks while ``gate`` is clear."""
 
     def __init__(self) -> None:
-        self.sent: list[Frame] = []
+        self.sent: list[WireFrame] = []
         self.gate = asyncio.Event()
         self.gate.set()
         self.closed_with: tuple[int, str] | None = None
         self.sent_event = asyncio.Event()
 
-    async def send(self, frame: Frame) -> None:
+    async def send(self, frame: WireFrame) -> None:
         await self.gate.wait()
         self.sent.append(frame)
         self.sent_event.set()

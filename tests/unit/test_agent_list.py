@@ -2,7 +2,7 @@
 ``encode(DashboardConnected(...))`` gives for the same state.
 
 Three levels: the codec's splice (a table and a Hypothesis property), the cache
-(:class:`relay.agent_list.AgentList`: reuse, and overrides that look equal but encode
+(:class:`relay.hub.agent_list.AgentList`: reuse, and overrides that look equal but encode
 differently), and both hubs driven through agent updates, exits, disconnects and
 removals, with an all-seeing and a scoped dashboard connecting after each step. The
 reference is always the uncached encoder over the hub's own listing.
@@ -19,9 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.agent_list import AgentList
-from relay.hub import AgentConn, DashboardConn, Hub, Scope
-from relay.local_hub import LocalHub
+from relay.hub.agent_list import AgentList
+from relay.hub.interface import AgentConn, DashboardConn, Hub, Scope
+from relay.hub.local import LocalHub
 from relay.protocol import (
     AGENT_INFO_STATES,
     AgentHello,
@@ -33,7 +33,7 @@ from relay.protocol import (
     encode,
 )
 from relay.protocol.codec import encode_agent_info, encode_dashboard_connected
-from relay.redis_hub import RedisHub
+from relay.redis.hub import RedisHub
 from tests.redis_server import RedisServer, redis_server
 from tests.unit.fakes import AllScope, FakePeer, PrefixScope
 

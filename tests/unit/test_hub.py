@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from relay.hub import AgentConn, DashboardConn, Hub, HubError, Scope
-from relay.local_hub import LocalHub
+from relay.hub.interface import AgentConn, DashboardConn, Hub, HubError, Scope
+from relay.hub.local import LocalHub
 from relay.protocol import AgentHello, AgentStatus, ErrorCode, TerminalOutput
 from tests.unit.fakes import AllScope, FakePeer, PrefixScope
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HUB_SIDE = ["relay.hub", "relay.local_hub", "relay.scrollback", "relay.outbox", "relay.auth",
-            "relay.ratelimit"]
+HUB_SIDE = ["relay.hub.interface", "relay.hub.local", "relay.hub.scrollback", "relay.handlers.outbox", "relay.auth",
+            "relay.handlers.ratelimit"]
 
 
 def test_the_hub_side_imports_no_aiohttp() -> None:

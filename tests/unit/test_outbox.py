@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from relay.outbox import Outbox
+from relay.handlers.outbox import Outbox
 from tests.unit.fakes import FakeTransport
 
 

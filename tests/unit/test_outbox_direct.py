@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from relay.outbox import Frame, Outbox
+from relay.handlers.outbox import Outbox
+from relay.protocol import WireFrame
 from tests.unit.fakes import FakeTransport
 
 
@@ -14,9 +15,9 @@ class DirectFake(FakeTransport):
     def __init__(self) -> None:
         super().__init__()
         self.accept = True
-        self.direct: list[Frame] = []
+        self.direct: list[WireFrame] = []
 
-    def send_now(self, frame: Frame) -> bool:
+    def send_now(self, frame: WireFrame) -> bool:
         if not self.accept:
             return False
         self.direct.append(frame)

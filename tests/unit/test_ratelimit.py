@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from relay.ratelimit import TokenBucket
+from relay.handlers.ratelimit import TokenBucket
 
 
 class Clock:

@@ -1,4 +1,4 @@
-"""The idempotent append script (``relay.redis_stream.APPEND_LUA``) against a real Redis.
+"""The idempotent append script (``relay.redis.stream.APPEND_LUA``) against a real Redis.
 
 fakeredis cannot run Lua without ``lupa``, so these use the private ``redis_server``.
 Each case: an append sequence, then the stream's bytes, ``start`` and ``end``.
@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from relay.redis_keys import Keys
-from relay.redis_stream import OutputStore
+from relay.redis.keys import Keys
+from relay.redis.stream import OutputStore
 from tests.redis_server import RedisServer, redis_server
 
 __all__ = ["redis_server"]

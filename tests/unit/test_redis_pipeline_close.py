@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from relay.redis_keys import Keys
-from relay.redis_pipeline import Appends
-from relay.redis_stream import OutputStore
+from relay.redis.keys import Keys
+from relay.redis.pipeline import Appends
+from relay.redis.stream import OutputStore
 from tests.redis_server import RedisServer, redis_server
 
 __all__ = ["redis_server"]

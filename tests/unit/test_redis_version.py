@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from relay.redis_version import AppliedVersion
+from relay.redis.version import AppliedVersion
 
 
 async def test_a_waiter_wakes_once_its_version_is_applied() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from relay.scrollback import Scrollback
+from relay.hub.scrollback import Scrollback
 
 
 def test_contiguous_chunks_extend_the_end() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from relay.dashboard import missing_vendor_files
+from relay.handlers.page import missing_vendor_files
 
 from .harness import (
     ARTIFACTS,

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict
 
-from relay.dashboard import STATIC_DIR, VENDOR_FILES, add_routes, import_map_hash
+from relay.handlers.page import STATIC_DIR, VENDOR_FILES, add_routes, import_map_hash
 
 from .harness import LoopThread
 
@@ -148,7 +148,7 @@ def test_anything_not_allow_listed_is_404(serve, tmp_path, path):
 
 
 def test_missing_vendor_files_give_a_clear_page_and_a_log_line(serve, tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="relay.dashboard")
+    caplog.set_level(logging.WARNING, logger="relay.handlers.page")
     server = serve(static_copy(tmp_path, with_vendor=False))
     assert "scripts/fetch-assets" in caplog.text
     resp = server.get("/")

@@ -18,8 +18,8 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import expect
 
-import relay.hubs
-from relay.local_hub import LocalHub
+import relay.hub.factory
+from relay.hub.local import LocalHub
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +38,7 @@ def lag(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     def clock() -> float:
         return time.time() - behind[0]
 
-    monkeypatch.setattr(relay.hubs, "LocalHub", functools.partial(LocalHub, clock=clock))
+    monkeypatch.setattr(relay.hub.factory, "LocalHub", functools.partial(LocalHub, clock=clock))
     return behind
 
 

@@ -26,9 +26,9 @@ from redis.backoff import NoBackoff
 from relay.app import create_app
 from relay.appkeys import HUB
 from relay.config import RelayConfig
-from relay.redis_hub import RedisHub
-from relay.redis_keys import DEFAULT_PREFIX, Keys
-from relay.redis_state import AgentStore
+from relay.redis.hub import RedisHub
+from relay.redis.keys import DEFAULT_PREFIX, Keys
+from relay.redis.state import AgentStore
 from tests.redis_server import RedisServer
 from tests.wsclient import JsonDict, WsPeer
 

@@ -23,10 +23,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from relay.auth import mint_token
-from relay.hub import AgentConn, DashboardConn
+from relay.hub.interface import AgentConn, DashboardConn
 from relay.protocol import AgentHello, TerminalOutput
-from relay.redis_hub import RedisHub
-from relay.redis_keys import DEFAULT_PREFIX, Keys
+from relay.redis.hub import RedisHub
+from relay.redis.keys import DEFAULT_PREFIX, Keys
 from relay.server import start_relay
 from tests.e2e.conftest import Cli
 from tests.redis_server import RedisServer

@@ -1,4 +1,4 @@
-"""The per-agent append pipeline (``relay.redis_pipeline``) through real relays.
+"""The per-agent append pipeline (``relay.redis.pipeline``) through real relays.
 
 Chunks that arrive while an append is in flight are written together in one call;
 every byte still reaches every dashboard exactly once, in order, and a heartbeat echo
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from relay.protocol import encode_binary_output
-from relay.redis_keys import DEFAULT_PREFIX, Keys
+from relay.redis.keys import DEFAULT_PREFIX, Keys
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.redis

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from relay.hub import AgentConn, DashboardConn
+from relay.hub.interface import AgentConn, DashboardConn
 from relay.protocol import AgentHello, AgentStatus, TerminalOutput
-from relay.redis_hub import RedisHub
-from relay.redis_keys import Keys
-from relay.redis_state import AgentStore
+from relay.redis.hub import RedisHub
+from relay.redis.keys import Keys
+from relay.redis.state import AgentStore
 from tests.redis_server import RedisServer
 from tests.unit.fakes import AllScope, FakePeer
 

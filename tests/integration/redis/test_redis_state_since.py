@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from relay.hub import DashboardConn
+from relay.hub.interface import DashboardConn
 from relay.protocol import AgentHello, AgentStatus
-from relay.redis_hub import RedisHub
-from relay.redis_keys import Keys
-from relay.redis_liveness import Liveness
-from relay.redis_state import AgentStore, gone_info, status_info
+from relay.redis.hub import RedisHub
+from relay.redis.keys import Keys
+from relay.redis.liveness import Liveness
+from relay.redis.state import AgentStore, gone_info, status_info
 from tests.redis_server import RedisServer
 from tests.unit.fakes import AllScope, FakePeer
 from tests.unit.test_hub import STATE_SINCE, Clock, Step, play

@@ -2,7 +2,7 @@
 
 ``make_config`` is overridden so that each relay the contract tests start uses the
 ``redis_server`` of this test (fast liveness timings); nothing else changes, so every
-behaviour of sections 1-9 is checked through ``relay.redis_hub.RedisHub``.
+behaviour of sections 1-9 is checked through ``relay.redis.hub.RedisHub``.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from aiohttp import web
 
 from relay.appkeys import CONFIG, HUB
 from relay.auth import AuthError, Claims, verify
+from relay.handlers.endpoint import bearer_token
 from relay.protocol import MAX_OFFSET, agent_info_dict
-from relay.wsconn import bearer_token
 
 log = logging.getLogger(__name__)
 

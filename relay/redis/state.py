@@ -5,7 +5,7 @@ connection is still the live one; the relay holding the agent is really dead; th
 time has come), writes the hash, takes the next value of ``seq`` and publishes the whole
 record with that version on ``{p}:events``. Redis runs scripts one at a time, so events
 are published in version order and a relay that applies them in order holds an exact
-copy (see ``relay.redis_bus``). Because each transition is conditional, two relays that
+copy (see ``relay.redis.bus``). Because each transition is conditional, two relays that
 try the same one (two sweepers, a local forget timer and a sweeper) make it happen once.
 
 Every script that writes ``state`` also sets ``since`` (AgentInfo's ``state_since``) in
@@ -33,7 +33,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from relay.protocol import AgentHello, AgentInfo, AgentInfoState, AgentStatus
-from relay.redis_keys import (
+from relay.redis.keys import (
     Keys,
     Record,
     decode_fields,

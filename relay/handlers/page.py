@@ -30,7 +30,7 @@ from aiohttp import web
 
 logger = logging.getLogger(__name__)
 
-STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
+STATIC_DIR: Final = Path(__file__).resolve().parent.parent / "static"
 FETCH_COMMAND: Final = "scripts/fetch-assets"
 
 _NO_CACHE: Final = "no-cache"

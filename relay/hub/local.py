@@ -1,14 +1,14 @@
-"""The in-process :class:`relay.hub.Hub`: one relay's agents, scrollback and routing.
+"""The in-process :class:`relay.hub.interface.Hub`: one relay's agents, scrollback and routing.
 
 Every method runs to completion without awaiting anything, so each is atomic on the
 event loop: a ``subscribe`` snapshots the scrollback and starts live delivery in one
 step, which is what makes "every byte exactly once, in order" hold.
 
 Fan-out encodes each chunk at most once per form (JSON text, binary frame) and enqueues
-the same object on every subscriber's :class:`relay.hub.Peer`. A subscriber whose
+the same object on every subscriber's :class:`relay.hub.interface.Peer`. A subscriber whose
 position differs from the chunk's start (it asked for a ``since`` inside the chunk) gets
 a sliced copy of its own. ``dashboard:connected`` joins per-agent texts kept until the
-agent changes (:class:`relay.agent_list.AgentList`).
+agent changes (:class:`relay.hub.agent_list.AgentList`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from relay.agent_list import AgentList
-from relay.hub import AgentConn, Control, DashboardConn, HubError, OutputSlice, Scope
+from relay.hub.agent_list import AgentList
+from relay.hub.interface import AgentConn, Control, DashboardConn, HubError, OutputSlice, Scope
+from relay.hub.scrollback import Chunk, Scrollback
 from relay.protocol import (
     AgentHello,
     AgentInfo,
@@ -44,7 +45,6 @@ from relay.protocol import (
     encode,
     encode_binary_output,
 )
-from relay.scrollback import Chunk, Scrollback
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def _chunk_binary(agent_id: str, chunk: Chunk) -> bytes:
 
 
 class LocalHub:
-    """Implements :class:`relay.hub.Hub` in memory."""
+    """Implements :class:`relay.hub.interface.Hub` in memory."""
 
     def __init__(
         self,

@@ -1,23 +1,23 @@
-"""The Redis-backed :class:`relay.hub.Hub`: relays sharing one Redis act as one relay.
+"""The Redis-backed :class:`relay.hub.interface.Hub`: relays sharing one Redis act as one relay.
 
-Shared state lives in Redis (layout in ``relay.redis_keys``): agent records changed only
-by the atomic scripts of ``relay.redis_state`` (each change published, with a version,
+Shared state lives in Redis (layout in ``relay.redis.keys``): agent records changed only
+by the atomic scripts of ``relay.redis.state`` (each change published, with a version,
 on the events channel), output in one stream per agent appended idempotently by offset
-(``relay.redis_stream``), liveness keys and a sweeper (``relay.redis_liveness``).
+(``relay.redis.stream``), liveness keys and a sweeper (``relay.redis.liveness``).
 
 What each relay keeps in memory:
 
 - a copy of the records, kept exact by applying events in version order and reloading
-  after every resubscription (``relay.redis_bus``). ``dashboard:connected`` is built
+  after every resubscription (``relay.redis.bus``). ``dashboard:connected`` is built
   from it in the same step that registers the dashboard for events, after waiting until
   the copy has caught up with the version Redis had when the dashboard connected, so
   no event is missed or doubled and the list includes every agent attached before
-  (each agent's text is kept until it changes, ``relay.agent_list``);
+  (each agent's text is kept until it changes, ``relay.hub.agent_list``);
 - its own agent connections (``_local``) and dashboards;
-- one :class:`relay.redis_feed.Feed` per watched agent, fed by the relay's ``XREAD``
+- one :class:`relay.redis.feed.Feed` per watched agent, fed by the relay's ``XREAD``
   loop and, for local agents, directly after each append;
-- output of its agents not yet in Redis (``relay.redis_pipeline``);
-- requests in flight (``relay.redis_control``, which also routes control messages).
+- output of its agents not yet in Redis (``relay.redis.pipeline``);
+- requests in flight (``relay.redis.control``, which also routes control messages).
 
 Redis trouble: every call that fails marks the relay degraded (``healthy()`` is False
 until the bus has resubscribed and a PING answers). Output of local agents keeps going
@@ -46,8 +46,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from relay.agent_list import AgentList
-from relay.hub import AgentConn, Control, DashboardConn, HubError, OutputSlice, Scope
+from relay.hub.agent_list import AgentList
+from relay.hub.interface import AgentConn, Control, DashboardConn, HubError, OutputSlice, Scope
 from relay.protocol import (
     AgentHello,
     AgentInfo,
@@ -64,17 +64,18 @@ from relay.protocol import (
     TerminalGap,
     TerminalOutput,
     Unsubscribed,
+    WireFrame,
     encode,
 )
-from relay.redis_bus import REDIS_DOWN, Bus
-from relay.redis_control import DISCONNECTED_BEFORE_ACK, REPLACED_BEFORE_ACK, Routing
-from relay.redis_feed import Feed, Frame, Reader, catch_up
-from relay.redis_keys import DEFAULT_PREFIX, Keys, Record
-from relay.redis_liveness import Liveness
-from relay.redis_pipeline import Appends
-from relay.redis_state import AgentStore, Event, gone_info, status_info
-from relay.redis_stream import OutputStore, slice_from
-from relay.redis_version import AppliedVersion
+from relay.redis.bus import REDIS_DOWN, Bus
+from relay.redis.control import DISCONNECTED_BEFORE_ACK, REPLACED_BEFORE_ACK, Routing
+from relay.redis.feed import Feed, Reader, catch_up
+from relay.redis.keys import DEFAULT_PREFIX, Keys, Record
+from relay.redis.liveness import Liveness
+from relay.redis.pipeline import Appends
+from relay.redis.state import AgentStore, Event, gone_info, status_info
+from relay.redis.stream import OutputStore, slice_from
+from relay.redis.version import AppliedVersion
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ CLOSE_STEP_TIMEOUT = 5.0
 
 
 class RedisHub:
-    """Implements :class:`relay.hub.Hub` on a shared Redis."""
+    """Implements :class:`relay.hub.interface.Hub` on a shared Redis."""
 
     def __init__(
         self,
@@ -586,5 +587,5 @@ class RedisHub:
             self._down()  # the sweeper of whichever relay sees Redis first does it
 
 
-def _gap(agent_id: str, start: int, end: int) -> Frame:
+def _gap(agent_id: str, start: int, end: int) -> WireFrame:
     return encode(TerminalGap(agent_id=agent_id, from_=start, to=end))

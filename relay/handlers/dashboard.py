@@ -6,7 +6,7 @@ fields, role, scope, then the hub's agent known / agent connected. The first fai
 check answers an ``error``; the connection stays open.
 
 A dashboard's access ends with its token: at ``exp`` the connection is closed with 4401
-(:func:`relay.wsconn.close_at_expiry`). Sidecars are not closed at expiry (closing a
+(:func:`relay.handlers.endpoint.close_at_expiry`). Sidecars are not closed at expiry (closing a
 streaming agent would cut its output); their token is checked on every reconnect.
 """
 
@@ -19,7 +19,15 @@ from aiohttp import WSMsgType, web
 
 from relay.appkeys import CONNECTIONS, HUB
 from relay.auth import Claims
-from relay.hub import Control, DashboardConn, Hub, HubError
+from relay.handlers.endpoint import (
+    Socket,
+    authenticate,
+    close_at_expiry,
+    is_gone,
+    serve_endpoint,
+)
+from relay.handlers.ratelimit import TokenBucket
+from relay.hub.interface import Control, DashboardConn, Hub, HubError
 from relay.protocol import (
     INPUT_BEARING_TYPES,
     CloseCode,
@@ -37,14 +45,6 @@ from relay.protocol import (
     Unsubscribe,
     encode,
     parse,
-)
-from relay.ratelimit import TokenBucket
-from relay.wsconn import (
-    Socket,
-    authenticate,
-    close_at_expiry,
-    is_gone,
-    serve_endpoint,
 )
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ The feed's ``tail`` is the offset up to which this relay has read the agent's st
 every subscriber's cursor is at or past it (a new subscriber is registered only once
 its replay reaches the tail). :meth:`Feed.deliver` takes a chunk from any source, drops
 what is below the tail, and hands each subscriber exactly the bytes past its cursor:
-the same rule as ``relay.local_hub`` (a cursor inside the chunk gets a slice of its own,
+the same rule as ``relay.hub.local`` (a cursor inside the chunk gets a slice of its own,
 a cursor below it a ``terminal:gap`` first; each form is encoded once).
 
 Two sources feed it, and the tail makes them idempotent with each other:
@@ -15,7 +15,7 @@ Two sources feed it, and the tail makes them idempotent with each other:
   read position is simply ``<tail>-0``; after a Redis outage the next ``XREAD`` fetches
   whatever was missed. A new feed interrupts the blocked read with ``CLIENT UNBLOCK``
   so it joins the next read at once.
-- the append pipeline (``relay.redis_pipeline``), for agents connected to this relay:
+- the append pipeline (``relay.redis.pipeline``), for agents connected to this relay:
   each chunk, as far as the append script kept it, is delivered as soon as that append
   returns (one Redis round trip less), and at once while Redis is down (local
   dashboards stay live); the reader sees the same entries later and skips them.
@@ -31,31 +31,31 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from relay.hub import DashboardConn
-from relay.protocol import TerminalGap, TerminalOutput, encode, encode_binary_output
-from relay.redis_bus import REDIS_DOWN, backoff
-from relay.redis_keys import Keys
-from relay.redis_stream import Entry, entry_id, parse_entry
+from relay.hub.interface import DashboardConn
+from relay.hub.scrollback import Chunk
+from relay.protocol import TerminalGap, TerminalOutput, WireFrame, encode, encode_binary_output
+from relay.redis.bus import REDIS_DOWN, backoff
+from relay.redis.keys import Keys
+from relay.redis.stream import entry_id, parse_entry
 
 log = logging.getLogger(__name__)
 
-Frame = str | bytes
 
 #: Entries per stream per XREAD.
 READ_COUNT = 512
 
 
-def output_frame(agent_id: str, offset: int, data: bytes, binary: bool) -> Frame:
+def output_frame(agent_id: str, offset: int, data: bytes, binary: bool) -> WireFrame:
     if binary:
         return encode_binary_output(agent_id, offset, data)
     return encode(TerminalOutput(agent_id=agent_id, offset=offset, data=data))
 
 
 def catch_up(
-    agent_id: str, cursor: int, entries: list[Entry], binary: bool
-) -> tuple[list[Frame], int]:
+    agent_id: str, cursor: int, entries: list[Chunk], binary: bool
+) -> tuple[list[WireFrame], int]:
     """Frames that take a subscriber at ``cursor`` through ``entries``; the new cursor."""
-    frames: list[Frame] = []
+    frames: list[WireFrame] = []
     for entry in entries:
         if entry.end <= cursor:
             continue

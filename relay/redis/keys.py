@@ -14,7 +14,7 @@ Data model::
     {p}:seq                  STRING  counter; every record change takes the next value
     {p}:epoch                STRING  random id of this dataset, set by the first snapshot
                                      that finds it missing; a new one means Redis lost
-                                     its data (``relay.redis_state.AgentStore.sync``)
+                                     its data (``relay.redis.state.AgentStore.sync``)
     {p}:events               CHANNEL record changes and removals (JSON, with ``v``)
     {p}:relay:{rid}          CHANNEL control messages and acks for one relay
     {p}:relay:{rid}:alive    STRING  set with a TTL while relay ``rid`` is alive

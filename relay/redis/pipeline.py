@@ -2,7 +2,7 @@
 
 The agent's read loop only queues a chunk (:meth:`Appends.push` never waits); a writer
 task per agent appends what is queued with the idempotent script of
-``relay.redis_stream``. While one append call is in flight, later chunks queue up; when
+``relay.redis.stream``. While one append call is in flight, later chunks queue up; when
 it returns, the contiguous chunks at the head of the queue (same connection, each
 starting where the previous one ends) are written in ONE call, at most
 :data:`MAX_BATCH` bytes, no more than the scrollback, and no more than a quarter of a
@@ -16,7 +16,7 @@ bound at once) and local and remote subscribers see the same chunks.
 
 Local subscribers get each original chunk (with its binary frame, when it came as one)
 right after the append that stored it, sliced to what the script kept; the relay's
-``XREAD`` loop reads the same entry later and :class:`relay.redis_feed.Feed` skips it by
+``XREAD`` loop reads the same entry later and :class:`relay.redis.feed.Feed` skips it by
 its tail. When the feed is behind the stream's previous end, the chunk is left to the
 reader (delivering it would announce a false gap).
 
@@ -47,9 +47,9 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from relay.redis_bus import REDIS_DOWN, backoff
-from relay.redis_feed import Feed
-from relay.redis_stream import OutputStore
+from relay.redis.bus import REDIS_DOWN, backoff
+from relay.redis.feed import Feed
+from relay.redis.stream import OutputStore
 
 log = logging.getLogger(__name__)
 

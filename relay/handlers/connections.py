@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from relay.outbox import Outbox
+from relay.handlers.outbox import Outbox
 
 
 class Connections:

@@ -7,7 +7,7 @@ writer is idle, a frame goes straight to the socket if it takes it without waiti
 When the unsent bytes pass the bound the outbox closes itself with 4503 (slow consumer),
 so one stalled dashboard never slows the agent or the other dashboards.
 
-The socket is reached through :class:`Transport`; ``relay.wsconn`` adapts aiohttp's
+The socket is reached through :class:`Transport`; ``relay.handlers.endpoint`` adapts aiohttp's
 ``WebSocketResponse`` to it. No aiohttp import here.
 """
 
@@ -20,17 +20,16 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
-from relay.protocol import CloseCode
+from relay.protocol import CloseCode, WireFrame
 
 log = logging.getLogger(__name__)
 
-Frame = str | bytes
 
 
 class Transport(Protocol):
     """The socket side: write one frame, close with a code."""
 
-    async def send(self, frame: Frame) -> None:
+    async def send(self, frame: WireFrame) -> None:
         """Write one frame (text for ``str``); may wait for the peer to read."""
 
     async def close(self, code: int, reason: str) -> None:
@@ -40,7 +39,7 @@ class Transport(Protocol):
 class DirectTransport(Transport, Protocol):
     """A transport that can also write a frame synchronously when that needs no wait."""
 
-    def send_now(self, frame: Frame) -> bool:
+    def send_now(self, frame: WireFrame) -> bool:
         """Write ``frame`` now and return True, or return False (and write nothing)
         when the socket is busy or closing; then the frame goes through the queue."""
 
@@ -48,7 +47,7 @@ class DirectTransport(Transport, Protocol):
 class _Item:
     __slots__ = ("agent_id", "frame", "size")
 
-    def __init__(self, frame: Frame, agent_id: str | None) -> None:
+    def __init__(self, frame: WireFrame, agent_id: str | None) -> None:
         self.frame = frame
         self.agent_id = agent_id
         self.size = len(frame)
@@ -57,13 +56,13 @@ class _Item:
 class _Replay:
     __slots__ = ("agent_id", "frames")
 
-    def __init__(self, agent_id: str, frames: Iterator[Frame]) -> None:
+    def __init__(self, agent_id: str, frames: Iterator[WireFrame]) -> None:
         self.agent_id = agent_id
         self.frames = frames
 
 
 class Outbox:
-    """Implements ``relay.hub.Peer`` on top of a :class:`Transport`.
+    """Implements ``relay.hub.interface.Peer`` on top of a :class:`Transport`.
 
     ``limit`` bounds the queued bytes (text frames count characters); a replay is
     produced lazily and does not count. Call :meth:`start` once, :meth:`close` to end,
@@ -81,7 +80,7 @@ class Outbox:
         self._close_code: int | None = None
         self._close_reason = ""
         self._task: asyncio.Task[None] | None = None
-        self._send_now: Callable[[Frame], bool] | None = getattr(transport, "send_now", None)
+        self._send_now: Callable[[WireFrame], bool] | None = getattr(transport, "send_now", None)
 
     # ------------------------------------------------------------------ Peer
 
@@ -91,7 +90,7 @@ class Outbox:
     def send_bytes(self, data: bytes, *, agent_id: str | None = None) -> None:
         self._put(_Item(data, agent_id))
 
-    def send_replay(self, agent_id: str, frames: Iterable[Frame]) -> None:
+    def send_replay(self, agent_id: str, frames: Iterable[WireFrame]) -> None:
         if self._close_code is not None:
             return
         self._items.append(_Replay(agent_id, iter(frames)))
@@ -170,7 +169,7 @@ class Outbox:
             return
         self._wake.set()
 
-    def _next(self) -> Frame | None:
+    def _next(self) -> WireFrame | None:
         while self._items:
             head = self._items[0]
             if isinstance(head, _Item):

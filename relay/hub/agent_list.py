@@ -26,7 +26,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from relay.hub import DashboardConn
+from relay.hub.interface import DashboardConn
 from relay.protocol import AgentInfo, DashboardConnected
 from relay.protocol.codec import encode_agent_info, encode_dashboard_connected
 

@@ -1,7 +1,7 @@
 """The relays' message bus: Redis pub/sub for record events and relay-to-relay messages.
 
 Every relay subscribes to two channels: ``{p}:events`` (every change of an agent record,
-published by the scripts of ``relay.redis_state`` in version order) and its own
+published by the scripts of ``relay.redis.state`` in version order) and its own
 ``{p}:relay:{rid}`` (control messages for agents connected here, acks for dashboards
 connected here). Pub/sub delivers nothing that was published while a relay was not
 subscribed, so after every (re)subscription, once Redis has confirmed both channels, the
@@ -32,8 +32,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from relay.redis_keys import Keys
-from relay.redis_state import Event, decode_event
+from relay.redis.keys import Keys
+from relay.redis.state import Event, decode_event
 
 log = logging.getLogger(__name__)
 

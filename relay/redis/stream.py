@@ -19,7 +19,7 @@ live connection, drops bytes below the end (a resend after failover), keeps the 
 tail, and when the chunk starts above the end records a gap by discarding the older
 entries (the scrollback has no holes; readers see an entry starting past their position
 and announce ``terminal:gap``). One call may carry several consecutive chunks (the
-append pipeline of ``relay.redis_pipeline`` sends what queued up during the previous
+append pipeline of ``relay.redis.pipeline`` sends what queued up during the previous
 call): the checks apply to their whole range and each chunk becomes its own entry, so
 readers get the chunks as the sidecar cut them. ``start`` is the oldest retained offset; the oldest
 entry may begin below it (it is sliced on read), so Redis holds at most ``capacity``
@@ -33,8 +33,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from relay.redis_keys import Keys
-from relay.scrollback import Chunk
+from relay.hub.scrollback import Chunk
+from relay.redis.keys import Keys
 
 # KEYS: record hash, stream.  ARGV: conn id ('' skips the check), offset, capacity,
 # now, then the data as one or more consecutive pieces (one entry each).  Returns {-1}
@@ -99,24 +99,12 @@ class Appended:
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
-    """One stream entry: bytes ``[offset, end)``."""
-
-    offset: int
-    data: bytes
-
-    @property
-    def end(self) -> int:
-        return self.offset + len(self.data)
-
-
-@dataclass(frozen=True, slots=True)
 class Snapshot:
     """An atomic read: the stream's ``start`` and ``end`` and the entries asked for."""
 
     start: int
     end: int
-    entries: list[Entry]
+    entries: list[Chunk]
 
 
 def entry_id(offset: int) -> str:
@@ -129,16 +117,16 @@ def first_id(since: int) -> str:
     return f"{since}-1"
 
 
-def parse_entry(fields: Any) -> Entry:
+def parse_entry(fields: Any) -> Chunk:
     data = fields[b"d"]
-    return Entry(offset=int(fields[b"o"]), data=bytes(data))
+    return Chunk(offset=int(fields[b"o"]), data=bytes(data))
 
 
-def parse_entries(raw: Any) -> list[Entry]:
+def parse_entries(raw: Any) -> list[Chunk]:
     return [parse_entry(fields) for _id, fields in raw]
 
 
-def slice_from(entries: list[Entry], first: int) -> list[Chunk]:
+def slice_from(entries: list[Chunk], first: int) -> list[Chunk]:
     """The entries' bytes from ``first`` on, as chunks (the first one sliced)."""
     out: list[Chunk] = []
     for entry in entries:
@@ -201,7 +189,7 @@ class OutputStore:
             start=int(start or 0), end=int(end or 0), entries=parse_entries(raw)
         )
 
-    async def entries_after(self, agent_id: str, position: int) -> list[Entry]:
+    async def entries_after(self, agent_id: str, position: int) -> list[Chunk]:
         """Entries holding bytes at or after ``position``."""
         raw = await self._client.xrange(self._keys.out(agent_id), first_id(position), "+")
         return parse_entries(raw)

@@ -1,7 +1,7 @@
 """What both WebSocket endpoints share: origin check, upgrade, the hello phase, auth.
 
 A connection's life: :func:`origin_allowed` (else HTTP 403, no upgrade) ->
-:func:`open_socket` (upgrade; an :class:`relay.outbox.Outbox` writes everything the relay
+:func:`open_socket` (upgrade; an :class:`relay.handlers.outbox.Outbox` writes everything the relay
 sends) -> :func:`read_first` (the first message within ``hello_timeout``: 4408, 4400) ->
 :func:`authenticate` (4401) -> the endpoint's own role/scope checks and message loop ->
 :func:`finish`. :func:`serve_endpoint` runs that life for one endpoint.
@@ -24,7 +24,7 @@ from aiohttp import WSMsgType, web
 from relay.appkeys import CONFIG, CONNECTIONS
 from relay.auth import AuthError, Claims, verify
 from relay.config import RelayConfig
-from relay.outbox import Frame, Outbox
+from relay.handlers.outbox import Outbox
 from relay.protocol import (
     PROTOCOL_VERSION,
     AgentHello,
@@ -32,6 +32,7 @@ from relay.protocol import (
     DashboardConnect,
     Direction,
     ProtocolError,
+    WireFrame,
     parse,
     websocket_header,
 )
@@ -47,20 +48,20 @@ DIRECT_CONCAT_BYTES: Final = 16 * 1024
 
 
 class WsTransport:
-    """:class:`relay.outbox.Transport` over aiohttp's ``WebSocketResponse``."""
+    """:class:`relay.handlers.outbox.Transport` over aiohttp's ``WebSocketResponse``."""
 
     def __init__(self, request: web.Request, ws: web.WebSocketResponse, timeout: float) -> None:
         self._request = request
         self._ws = ws
         self._timeout = timeout
 
-    async def send(self, frame: Frame) -> None:
+    async def send(self, frame: WireFrame) -> None:
         if isinstance(frame, str):
             await self._ws.send_str(frame)
         else:
             await self._ws.send_bytes(frame)
 
-    def send_now(self, frame: Frame) -> bool:
+    def send_now(self, frame: WireFrame) -> bool:
         """Write one unmasked, uncompressed frame (``compress=False``) straight to the
         TCP transport when its buffer is below the pause mark; else False.
 

@@ -1,4 +1,4 @@
-"""Control routing and requests in flight for :class:`relay.redis_hub.RedisHub`.
+"""Control routing and requests in flight for :class:`relay.redis.hub.RedisHub`.
 
 The dashboard's relay reads the agent's live connection and relay from Redis; a remote
 relay gets the message on its channel (``PUBLISH`` answering 0 means no relay listens:
@@ -21,10 +21,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from relay.hub import AgentConn, Control, DashboardConn, HubError
+from relay.hub.interface import AgentConn, Control, DashboardConn, HubError
 from relay.protocol import CommandAck, CommandInterrupt, CommandRequest, ErrorCode, encode
-from relay.redis_bus import REDIS_DOWN, JsonObj
-from relay.redis_keys import Keys, Record
+from relay.redis.bus import REDIS_DOWN, JsonObj
+from relay.redis.keys import Keys, Record
 
 log = logging.getLogger(__name__)
 

@@ -1,14 +1,14 @@
 """``make_hub(config)``: the hub a relay runs with.
 
-Without ``redis_url`` the in-process :class:`relay.local_hub.LocalHub`; with it the
+Without ``redis_url`` the in-process :class:`relay.hub.local.LocalHub`; with it the
 Redis-backed hub, imported only then, so a relay without ``--redis`` never loads redis.
 """
 
 from __future__ import annotations
 
 from relay.config import RelayConfig
-from relay.hub import Hub
-from relay.local_hub import LocalHub
+from relay.hub.interface import Hub
+from relay.hub.local import LocalHub
 
 
 def make_hub(config: RelayConfig) -> Hub:
@@ -16,7 +16,7 @@ def make_hub(config: RelayConfig) -> Hub:
         return LocalHub(
             scrollback_bytes=config.scrollback_bytes, forget_after=config.forget_after
         )
-    from relay.redis_hub import RedisHub
+    from relay.redis.hub import RedisHub
 
     return RedisHub(
         url=config.redis_url,

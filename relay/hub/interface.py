@@ -1,12 +1,13 @@
 """The hub's interface: what the connection handlers need from shared relay state.
 
-The handlers (``relay.agent_conn``, ``relay.dashboard_conn``, ``relay.rest``) talk to
-*one* object implementing :class:`Hub`. ``relay.local_hub.LocalHub`` keeps everything in
+The handlers (``relay.handlers.agent``, ``relay.handlers.dashboard``,
+``relay.handlers.rest``) talk to
+*one* object implementing :class:`Hub`. ``relay.hub.local.LocalHub`` keeps everything in
 this process; a Redis-backed implementation (contract section 10: several relays share
 agents, scrollback, control routing and acks) implements the same protocol.
 
 The hub never imports aiohttp. It reaches connections through :class:`Peer`, a
-non-blocking sender (``relay.outbox.Outbox`` in production, in-memory fakes in tests).
+non-blocking sender (``relay.handlers.outbox.Outbox`` in production, in-memory fakes in tests).
 
 Division of work between handlers and hub, following the check order of contract
 section 4:

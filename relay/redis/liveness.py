@@ -3,7 +3,7 @@
 Each relay keeps ``{p}:relay:{rid}:alive`` set with a TTL (``liveness_ttl``), refreshed
 three times per TTL. A relay that dies without cleanup stops refreshing; once its key
 has expired, the sweeper of any relay finds the agents that ``{p}:live`` still assigns
-to it and turns each into ``disconnected`` (``relay.redis_state.SWEEP_DEAD_LUA`` checks
+to it and turns each into ``disconnected`` (``relay.redis.state.SWEEP_DEAD_LUA`` checks
 both conditions atomically, so it happens once). Only the relay holding
 ``{p}:lock:sweep`` (``SET NX PX``, one sweep interval long) sweeps in a given interval,
 so N relays do not all scan.
@@ -27,9 +27,9 @@ from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
-from relay.redis_bus import REDIS_DOWN
-from relay.redis_keys import Keys
-from relay.redis_state import AgentStore
+from relay.redis.bus import REDIS_DOWN
+from relay.redis.keys import Keys
+from relay.redis.state import AgentStore
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,13 @@ import secrets
 from aiohttp import WSMsgType, web
 
 from relay.appkeys import CONNECTIONS, HUB
-from relay.hub import AgentConn, Hub
+from relay.handlers.endpoint import (
+    Socket,
+    authenticate,
+    is_gone,
+    serve_endpoint,
+)
+from relay.hub.interface import AgentConn, Hub
 from relay.protocol import (
     AgentHello,
     AgentStatus,
@@ -30,12 +36,6 @@ from relay.protocol import (
     decode,
     decode_binary_output,
     encode,
-)
-from relay.wsconn import (
-    Socket,
-    authenticate,
-    is_gone,
-    serve_endpoint,
 )
 
 log = logging.getLogger(__name__)
