@@ -119,7 +119,7 @@ class Bus:
             finally:
                 self._connected = False
                 with contextlib.suppress(*REDIS_DOWN):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
                 with contextlib.suppress(*REDIS_DOWN):
                     await client.aclose()
             await asyncio.sleep(backoff(attempt))
