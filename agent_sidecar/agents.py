@@ -1,0 +1,150 @@
+"""Which agent a command runs: ``agent_kind(argv)`` for the kinds of contract section 11.
+
+The kind decides how the sidecar talks to the program: which hooks it injects, which
+screen rules apply, what "stop" means and how a command line is submitted. It is read
+from the command line alone, through the launchers people put in front of agents
+(``npx -y @anthropic-ai/claude-code``, ``env FOO=1 codex``, ``node .../gemini-cli/...``,
+``uvx aider-chat``), so it is known before the program prints anything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Final, Literal, TypeAlias
+
+AgentKind: TypeAlias = Literal["claude", "codex", "gemini", "aider", "shell", "other"]
+AGENT_KINDS: Final[tuple[AgentKind, ...]] = (
+    "claude",
+    "codex",
+    "gemini",
+    "aider",
+    "shell",
+    "other",
+)
+
+#: Executable names and package names of each known agent.
+_NAMES: Final[dict[str, AgentKind]] = {
+    "claude": "claude",
+    "claude-code": "claude",
+    "@anthropic-ai/claude-code": "claude",
+    "codex": "codex",
+    "@openai/codex": "codex",
+    "gemini": "gemini",
+    "gemini-cli": "gemini",
+    "@google/gemini-cli": "gemini",
+    "aider": "aider",
+    "aider-chat": "aider",
+}
+
+_SHELLS: Final = frozenset(
+    {"sh", "bash", "zsh", "fish", "dash", "ksh", "mksh", "tcsh", "csh", "ash", "nu", "xonsh"}
+)
+
+#: Launchers whose first non-option argument is the program (or package) they run.
+_LAUNCHERS: Final = frozenset(
+    {
+        "npx",
+        "pnpx",
+        "bunx",
+        "env",
+        "nice",
+        "nohup",
+        "stdbuf",
+        "exec",
+        "command",
+        "uvx",
+        "node",
+        "bun",
+        "deno",
+        "python",
+        "python3",
+        "time",
+        "ionice",
+        "setsid",
+    }
+)
+#: Launchers with a subcommand first: ``pnpm dlx X``, ``yarn dlx X``, ``pipx run X``,
+#: ``uv tool run X``, ``npm exec X``, ``bun x X``.
+_SUBCOMMAND_LAUNCHERS: Final[dict[str, frozenset[str]]] = {
+    "pnpm": frozenset({"dlx", "exec"}),
+    "yarn": frozenset({"dlx", "exec"}),
+    "npm": frozenset({"exec", "x"}),
+    "pipx": frozenset({"run"}),
+    "uv": frozenset({"run", "tool"}),
+    "bun": frozenset({"x"}),
+}
+#: Options of launchers that take a value as the next argument.
+_OPTIONS_WITH_VALUE: Final = frozenset(
+    {"-p", "--package", "-n", "--adjustment", "-c", "--call", "-u", "--unset", "-C",
+     "--chdir", "--from", "--with", "-o", "-e", "-i"}
+)
+
+
+def _name_kind(word: str) -> AgentKind | None:
+    """The kind a program path, script path or package spec names, if any."""
+    spec = word
+    # A package spec with a version: @scope/name@1.2.3 or name@latest.
+    at = spec.rfind("@")
+    if at > 0:
+        spec = spec[:at]
+    if spec in _NAMES:
+        return _NAMES[spec]
+    for package, kind in _NAMES.items():
+        if package.startswith("@") and f"/{package}/" in f"{word}/":
+            return kind  # .../node_modules/@openai/codex/bin/codex.js
+    base = os.path.basename(spec)
+    for suffix in (".js", ".mjs", ".cjs", ".py", ".exe"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    if base in _NAMES:
+        return _NAMES[base]
+    if base.lstrip("-") in _SHELLS:
+        return "shell"
+    return None
+
+
+def agent_kind(argv: Sequence[str]) -> AgentKind:
+    """The agent ``argv`` runs, seen through launchers; ``"other"`` when unknown."""
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        word = args[i]
+        base = os.path.basename(word)
+        kind = _name_kind(word)
+        if kind is not None:
+            return kind
+        if base in _SUBCOMMAND_LAUNCHERS and i + 1 < len(args):
+            if args[i + 1] in _SUBCOMMAND_LAUNCHERS[base]:
+                i += 2
+                if base == "uv" and i < len(args) and args[i] == "run":
+                    i += 1  # uv tool run X
+                i = _skip_options(args, i)
+                continue
+            return "other"
+        if base in _LAUNCHERS:
+            i = _skip_options(args, i + 1)
+            continue
+        if "=" in word and not word.startswith("-") and i > 0:
+            i += 1  # env NAME=value
+            continue
+        return "other"
+    return "other"
+
+
+def _skip_options(args: list[str], i: int) -> int:
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            return i + 1
+        if not word.startswith("-") or word == "-":
+            if "=" in word and not word.startswith("/"):
+                i += 1  # env NAME=value
+                continue
+            return i
+        if word in ("-p", "--package") and i + 1 < len(args):
+            # npx -p @openai/codex codex: the package names the agent.
+            if _name_kind(args[i + 1]) is not None:
+                return i + 1
+        i += 2 if word in _OPTIONS_WITH_VALUE else 1
+    return i
