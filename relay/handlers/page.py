@@ -78,9 +78,13 @@ VENDOR_FILES: Final[dict[str, StaticFile]] = {
     for f in (
         _vendor("vendor/xterm.mjs", _JS),
         _vendor("vendor/addon-fit.mjs", _JS),
+        _vendor("vendor/addon-search.mjs", _JS),
+        _vendor("vendor/addon-web-links.mjs", _JS),
         _vendor("vendor/xterm.css", _CSS),
         _vendor("vendor/LICENSE.xterm", "text/plain; charset=utf-8"),
         _vendor("vendor/LICENSE.addon-fit", "text/plain; charset=utf-8"),
+        _vendor("vendor/LICENSE.addon-search", "text/plain; charset=utf-8"),
+        _vendor("vendor/LICENSE.addon-web-links", "text/plain; charset=utf-8"),
     )
 }
 
