@@ -21,10 +21,9 @@ from typing import Any, cast
 
 import jwt
 
-from relay.config import RelayConfig
+from relay.config import DEFAULT_AUDIENCE, RelayConfig
 from relay.protocol import ROLES, Role
 
-DEFAULT_AUDIENCE = "agent-relay"
 DEFAULT_TTL = 3600.0
 CONTROL_ROLES: frozenset[str] = frozenset({"operator", "admin"})
 DASHBOARD_ROLES: frozenset[str] = frozenset({"viewer", "operator", "admin"})

@@ -13,6 +13,8 @@ JwtAlgorithm: TypeAlias = Literal["HS256", "RS256", "ES256"]
 
 MIB = 1024 * 1024
 MIN_SECRET_BYTES = 32
+#: The ``aud`` claim a relay accepts unless configured otherwise (contract section 2).
+DEFAULT_AUDIENCE = "agent-relay"
 
 
 class ConfigError(ValueError):
@@ -28,7 +30,8 @@ class RelayConfig:
     #: PEM public key for RS256/ES256.
     jwt_public_key: str | None = field(default=None, repr=False)
     jwt_algorithm: JwtAlgorithm = "HS256"
-    audience: str = "agent-relay"
+    #: Tokens must carry exactly this ``aud``.
+    audience: str = DEFAULT_AUDIENCE
     #: Origin browsers use when the relay sits behind a proxy (e.g. https://relay.example).
     public_url: str | None = None
     allowed_origins: tuple[str, ...] = ()

@@ -54,7 +54,7 @@ def test_relay_passes_the_redis_tunables_to_its_config(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen: list[Any] = []
-    monkeypatch.setattr("agent_sidecar.cli._serve", lambda config: seen.append(config) or 0)
+    monkeypatch.setattr("agent_sidecar.cli.relay._serve", lambda config: seen.append(config) or 0)
     result = CliRunner().invoke(
         main,
         ["relay", "--redis", "redis://127.0.0.1:1/0", "--redis-liveness-ttl", "4",
