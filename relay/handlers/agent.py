@@ -23,6 +23,7 @@ from relay.handlers.endpoint import (
 )
 from relay.hub.interface import AgentConn, Hub
 from relay.protocol import (
+    AgentActivity,
     AgentHello,
     AgentStatus,
     CloseCode,
@@ -111,6 +112,8 @@ async def _on_text(sock: Socket, conn: AgentConn, hub: Hub, text: str) -> None:
             await hub.agent_ack(conn, message)
         case Heartbeat():
             await hub.agent_heartbeat(conn, message)
+        case AgentActivity():
+            pass  # accepted; the hub stores and forwards it from the next change on
         case AgentHello():
             _error(sock, ErrorCode.INVALID_MESSAGE,
                    "agent:hello: this connection is already registered")

@@ -38,6 +38,7 @@ from relay.protocol import (
     Error,
     ErrorCode,
     Heartbeat,
+    PermissionDecide,
     ProtocolError,
     Subscribe,
     TerminalInput,
@@ -158,6 +159,10 @@ class _Session:
                         await self.hub.unsubscribe(self.conn, message.agent_id)
                 case CommandRequest() | TerminalInput() | TerminalResize() | CommandInterrupt():
                     await self.on_control(message, frame.ref)
+                case PermissionDecide():  # routed from the next change on
+                    self.error(
+                        ErrorCode.UNKNOWN_TYPE, "permission:decide is not served yet", frame.ref
+                    )
                 case DashboardConnect():
                     self.error(
                         ErrorCode.INVALID_MESSAGE,

@@ -10,8 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from relay.protocol.messages import (
+    Activity,
+    AgentActivity,
     AgentHello,
     AgentInfo,
+    AgentPresence,
     AgentRemoved,
     AgentStatus,
     AgentStatusEvent,
@@ -26,6 +29,7 @@ from relay.protocol.messages import (
     ErrorCode,
     Heartbeat,
     Message,
+    PermissionDecide,
     ProtocolError,
     Subscribe,
     Subscribed,
@@ -103,6 +107,23 @@ def output_fields(data: bytes) -> dict[str, str]:
         return {"data": base64.b64encode(data).decode("ascii"), "enc": "base64"}
 
 
+def activity_dict(activity: Activity) -> dict[str, Any]:
+    """Every field of an activity, null where unset (the contract lists them all)."""
+    return {
+        "state": activity.state,
+        "since": activity.since,
+        "reason": activity.reason,
+        "prompt": activity.prompt,
+        "options": None
+        if activity.options is None
+        else [{"label": o.label, "keys": o.keys} for o in activity.options],
+        "decision_id": activity.decision_id,
+        "detail": activity.detail,
+        "agent_kind": activity.agent_kind,
+        "source": activity.source,
+    }
+
+
 def agent_info_dict(info: AgentInfo) -> dict[str, Any]:
     d: dict[str, Any] = {
         "agent_id": info.agent_id,
@@ -118,6 +139,8 @@ def agent_info_dict(info: AgentInfo) -> dict[str, Any]:
         "exit_code": info.exit_code,
         "last_seen": info.last_seen,
         "offset": info.offset,
+        "signal": info.signal,
+        "activity": None if info.activity is None else activity_dict(info.activity),
     }
     if info.state_since is not None:  # an addition beyond the contract; absent: unknown
         d["state_since"] = info.state_since
@@ -210,9 +233,40 @@ def to_dict(msg: Message) -> dict[str, Any]:
                 "agents": [agent_info_dict(a) for a in msg.agents],
             }
         case Subscribe():
-            d = _drop_none({"agent_id": msg.agent_id, "since": msg.since}, "since")
+            d = {"agent_id": msg.agent_id, "since": msg.since, "request_id": msg.request_id}
+            _drop_none(d, "since", "request_id")
         case Subscribed():
             d = {"agent_id": msg.agent_id, "from": msg.from_, "offset": msg.offset}
+        case AgentActivity():
+            d = {"activity": activity_dict(msg.activity)}
+        case PermissionDecide():
+            d = {
+                "agent_id": msg.agent_id,
+                "request_id": msg.request_id,
+                "decision_id": msg.decision_id,
+                "decision": msg.decision,
+                "message": msg.message,
+            }
+            if msg.agent_id is None:  # towards the sidecar: every field, message maybe null
+                del d["agent_id"]
+            else:  # from a dashboard: message is optional
+                _drop_none(d, "message")
+        case AgentPresence():
+            d = {
+                "agent_id": msg.agent_id,
+                "watchers": [
+                    {
+                        "sub": w.sub,
+                        "role": w.role,
+                        "connections": w.connections,
+                        "typing": w.typing,
+                        "last_input": w.last_input,
+                        "last_input_at": w.last_input_at,
+                    }
+                    for w in msg.watchers
+                ],
+                "more": msg.more,
+            }
     return {"type": msg.TYPE, **d}
 
 

@@ -4,6 +4,7 @@ message shape."""
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_AGENT = "unknown_agent"
     AGENT_OFFLINE = "agent_offline"
     RATE_LIMITED = "rate_limited"
+    STALE_DECISION = "stale_decision"  # (1.1) section 11
 
 
 class CloseCode(enum.IntEnum):
@@ -79,6 +81,116 @@ AGENT_INFO_STATES: Final[tuple[str, ...]] = ("running", "idle", "exited", "disco
 ROLES: Final[tuple[str, ...]] = ("agent", "viewer", "operator", "admin")
 SIGNALS: Final[tuple[str, ...]] = ("SIGINT", "SIGTERM", "SIGKILL", "SIGHUP", "SIGQUIT")
 
+# --------------------------------------------------------------------------- activity (1.1)
+
+ActivityState: TypeAlias = Literal["working", "waiting", "idle", "unknown"]
+ActivityReason: TypeAlias = Literal[
+    "permission", "question", "confirm", "password", "menu", "login", "other"
+]
+#: Equal to ``agent_sidecar.agents.AgentKind`` (a test keeps them equal; relay never
+#: imports agent_sidecar).
+AgentKind: TypeAlias = Literal["claude", "codex", "gemini", "aider", "shell", "other"]
+ActivitySource: TypeAlias = Literal["hook", "escape", "screen", "process", "output"]
+Decision: TypeAlias = Literal["allow", "deny"]
+
+ACTIVITY_STATES: Final[tuple[str, ...]] = ("working", "waiting", "idle", "unknown")
+ACTIVITY_REASONS: Final[tuple[str, ...]] = (
+    "permission",
+    "question",
+    "confirm",
+    "password",
+    "menu",
+    "login",
+    "other",
+)
+AGENT_KINDS: Final[tuple[str, ...]] = ("claude", "codex", "gemini", "aider", "shell", "other")
+ACTIVITY_SOURCES: Final[tuple[str, ...]] = ("hook", "escape", "screen", "process", "output")
+DECISIONS: Final[tuple[str, ...]] = ("allow", "deny")
+
+#: Bounds on activity texts. The prompt's is the contract's; the others are this
+#: implementation's (docs/protocol.md).
+MAX_PROMPT_CHARS: Final = 2000
+MAX_DETAIL_CHARS: Final = 1000
+MAX_OPTIONS: Final = 32
+MAX_OPTION_LABEL_CHARS: Final = 200
+MAX_OPTION_KEYS_CHARS: Final = 64
+MAX_DECISION_ID_CHARS: Final = 128
+MAX_DECISION_MESSAGE_CHARS: Final = 2000
+#: Presence lists at most this many watchers; ``more`` counts the rest.
+MAX_PRESENCE_WATCHERS: Final = 16
+#: A watcher counts as typing this long after its last input-bearing message.
+TYPING_SECONDS: Final = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityOption:
+    """One choice an agent offers: what it says and the keystrokes that choose it."""
+
+    label: str
+    keys: str
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.label) <= MAX_OPTION_LABEL_CHARS:
+            raise _invalid("options", f"label must have 1 to {MAX_OPTION_LABEL_CHARS} characters")
+        if not 1 <= len(self.keys) <= MAX_OPTION_KEYS_CHARS:
+            raise _invalid("options", f"keys must have 1 to {MAX_OPTION_KEYS_CHARS} characters")
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """What the agent is doing, and whether it needs a person (contract section 11).
+
+    Construction checks the rules, so a sidecar cannot build an activity the relay would
+    refuse: ``reason`` is set exactly when waiting; ``prompt`` and ``options`` only when
+    waiting; ``decision_id`` only when waiting for a permission; texts within their bounds.
+    """
+
+    state: ActivityState
+    since: float
+    agent_kind: AgentKind
+    source: ActivitySource
+    reason: ActivityReason | None = None
+    prompt: str | None = None
+    options: tuple[ActivityOption, ...] | None = None
+    decision_id: str | None = None
+    detail: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_choice("state", self.state, ACTIVITY_STATES)
+        _check_choice("agent_kind", self.agent_kind, AGENT_KINDS)
+        _check_choice("source", self.source, ACTIVITY_SOURCES)
+        if not math.isfinite(self.since):
+            raise _invalid("since", "must be a finite number")
+        waiting = self.state == "waiting"
+        if waiting:
+            if self.reason is None:
+                raise _invalid("reason", "is required when state is waiting")
+            _check_choice("reason", self.reason, ACTIVITY_REASONS)
+        else:
+            for name in ("reason", "prompt", "options", "decision_id"):
+                if getattr(self, name) is not None:
+                    raise _invalid(name, f"must be null unless state is waiting, not {self.state}")
+        if self.decision_id is not None:
+            if self.reason != "permission":
+                raise _invalid("decision_id", "must be null unless reason is permission")
+            if not 1 <= len(self.decision_id) <= MAX_DECISION_ID_CHARS:
+                raise _invalid("decision_id", f"must have 1 to {MAX_DECISION_ID_CHARS} characters")
+        if self.prompt is not None and len(self.prompt) > MAX_PROMPT_CHARS:
+            raise _invalid("prompt", f"must have at most {MAX_PROMPT_CHARS} characters")
+        if self.detail is not None and len(self.detail) > MAX_DETAIL_CHARS:
+            raise _invalid("detail", f"must have at most {MAX_DETAIL_CHARS} characters")
+        if self.options is not None and len(self.options) > MAX_OPTIONS:
+            raise _invalid("options", f"must have at most {MAX_OPTIONS} entries")
+
+
+def _invalid(name: str, what: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.INVALID_MESSAGE, f"activity: field '{name}' {what}")
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise _invalid(name, f"must be one of {', '.join(choices)}; got {value!r}"[:200])
+
 
 # --------------------------------------------------------------------------- messages
 
@@ -87,9 +199,11 @@ SIGNALS: Final[tuple[str, ...]] = ("SIGINT", "SIGTERM", "SIGKILL", "SIGHUP", "SI
 class AgentInfo:
     """An agent as dashboards see it.
 
-    ``state_since`` is not in the contract (an addition its section 1 allows): when the
-    agent entered its current ``state`` as the relay saw it, epoch seconds; None when
-    unknown (a record written by an older relay). Encoded only when set.
+    ``state_since`` is not in the 1.0 contract (1.1 adds it): when the agent entered its
+    current ``state`` as the relay saw it, epoch seconds; None when unknown (a record
+    written by an older relay). Encoded only when set. ``signal`` (1.1) names the signal
+    that ended the command, ``activity`` (1.1) is the sidecar's last report; both are
+    encoded as null when unknown.
     """
 
     agent_id: str
@@ -106,6 +220,8 @@ class AgentInfo:
     last_seen: float
     offset: int
     state_since: float | None = None
+    signal: str | None = None
+    activity: Activity | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +258,56 @@ class AgentStatus:
     exit_code: int | None = None
     signal: str | None = None
     TYPE: ClassVar[str] = "agent:status"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentActivity:
+    """(1.1) Sidecar -> relay: the agent's activity changed."""
+
+    activity: Activity
+    TYPE: ClassVar[str] = "agent:activity"
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionDecide:
+    """(1.1) Answer to a held permission request. From dashboards with ``agent_id``;
+    towards the sidecar without it (and ``message`` always present, null when none)."""
+
+    request_id: str
+    decision_id: str
+    decision: Decision
+    message: str | None = None
+    agent_id: str | None = None
+    TYPE: ClassVar[str] = "permission:decide"
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceWatcher:
+    """One identity (``sub`` with a ``role``) watching or typing into an agent.
+
+    ``connections``: how many of its dashboard connections are subscribed to the agent
+    (0: it sent input without subscribing). ``typing``: it sent an input-bearing message
+    in the last :data:`TYPING_SECONDS`, as of when the message was sent. ``last_input``
+    is that message's type and ``last_input_at`` its time (relay clock), or both null.
+    """
+
+    sub: str
+    role: Role
+    connections: int
+    typing: bool = False
+    last_input: str | None = None
+    last_input_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPresence:
+    """(1.1 addition, docs/protocol.md) Relay -> dashboards subscribed to ``agent_id``:
+    who watches the agent and who types into it; ``more`` counts watchers not listed."""
+
+    agent_id: str
+    watchers: tuple[PresenceWatcher, ...]
+    more: int = 0
+    TYPE: ClassVar[str] = "agent:presence"
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +429,7 @@ class DashboardConnected:
 class Subscribe:
     agent_id: str
     since: int | None = None
+    request_id: str | None = None  # (1.1) the ``ref`` of errors about this subscribe
     TYPE: ClassVar[str] = "subscribe"
 
 
@@ -307,9 +474,18 @@ Message: TypeAlias = (
     | Subscribed
     | Unsubscribe
     | Unsubscribed
+    | AgentActivity
+    | PermissionDecide
+    | AgentPresence
 )
 
 #: Dashboard messages that spend a rate-limit token (contract section 4).
 INPUT_BEARING_TYPES: Final = frozenset(
-    {"command:request", "terminal:input", "terminal:resize", "command:interrupt"}
+    {
+        "command:request",
+        "terminal:input",
+        "terminal:resize",
+        "command:interrupt",
+        "permission:decide",
+    }
 )

@@ -7,17 +7,30 @@ import base64
 import binascii
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 
 from relay.protocol.messages import (
+    ACTIVITY_REASONS,
+    ACTIVITY_SOURCES,
+    ACTIVITY_STATES,
     AGENT_ID_RE,
     AGENT_INFO_STATES,
+    AGENT_KINDS,
     AGENT_STATES,
+    DECISIONS,
+    MAX_DECISION_ID_CHARS,
+    MAX_DECISION_MESSAGE_CHARS,
     MAX_OFFSET,
+    MAX_OPTIONS,
+    MAX_PRESENCE_WATCHERS,
     ROLES,
     SIGNALS,
+    Activity,
+    ActivityOption,
+    AgentActivity,
     AgentHello,
     AgentInfo,
+    AgentPresence,
     AgentRemoved,
     AgentStatus,
     AgentStatusEvent,
@@ -32,6 +45,8 @@ from relay.protocol.messages import (
     ErrorCode,
     Heartbeat,
     Message,
+    PermissionDecide,
+    PresenceWatcher,
     ProtocolError,
     Subscribe,
     Subscribed,
@@ -68,14 +83,35 @@ class Fields:
             return None
         return self.obj[name]
 
-    def str_(self, name: str, *, required: bool = True, max_len: int | None = None) -> Any:
+    def str_(
+        self, name: str, *, required: bool = True, max_len: int | None = None, min_len: int = 1
+    ) -> Any:
         value = self._get(name, required)
         if value is None:
             return None
         if not isinstance(value, str):
             raise self._fail(name, f"must be a string, not {json_kind(value)}")
-        if max_len is not None and not 1 <= len(value) <= max_len:
-            raise self._fail(name, f"must have 1 to {max_len} characters")
+        if max_len is not None and not min_len <= len(value) <= max_len:
+            raise self._fail(name, f"must have {min_len} to {max_len} characters")
+        return value
+
+    def obj_(self, name: str, *, required: bool = True) -> Fields | None:
+        """A nested object, read with the same type name (so errors name the message)."""
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self._fail(name, f"must be an object, not {json_kind(value)}")
+        return Fields(self.type, value)
+
+    def list_(self, name: str, *, required: bool = True, max_len: int) -> list[Any] | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            raise self._fail(name, f"must be a list, not {json_kind(value)}")
+        if len(value) > max_len:
+            raise self._fail(name, f"must have at most {max_len} entries")
         return value
 
     def int_(
@@ -112,8 +148,15 @@ class Fields:
             raise self._fail(name, f"must be true or false, not {json_kind(value)}")
         return value
 
-    def choice(self, name: str, choices: tuple[str, ...], default: str | None = None) -> Any:
-        value = self._get(name, default is None)
+    def choice(
+        self,
+        name: str,
+        choices: tuple[str, ...],
+        default: str | None = None,
+        *,
+        required: bool = True,
+    ) -> Any:
+        value = self._get(name, required and default is None)
         if value is None:
             return default
         if value not in choices:
@@ -195,7 +238,48 @@ def request_ref(obj: Mapping[str, Any]) -> str | None:
 # One validator per message shape. ``_build_*`` reads a JSON object into a message.
 
 
+def _build_option(f: Fields, value: Any) -> ActivityOption:
+    if not isinstance(value, dict):
+        raise f._fail("options", f"entries must be objects, not {json_kind(value)}")
+    item = Fields(f.type, value)
+    return _construct(f, lambda: ActivityOption(label=item.str_("label"), keys=item.str_("keys")))
+
+
+def _build_activity(f: Fields) -> Activity:
+    """``f`` is the activity object; the rules between fields are Activity's own."""
+    options = f.list_("options", required=False, max_len=MAX_OPTIONS)
+    return _construct(
+        f,
+        lambda: Activity(
+            state=f.choice("state", ACTIVITY_STATES),
+            since=f.num("since"),
+            agent_kind=f.choice("agent_kind", AGENT_KINDS),
+            source=f.choice("source", ACTIVITY_SOURCES),
+            reason=f.choice("reason", ACTIVITY_REASONS, required=False),
+            prompt=f.str_("prompt", required=False),
+            options=None if options is None else tuple(_build_option(f, o) for o in options),
+            decision_id=f.str_("decision_id", required=False, max_len=MAX_DECISION_ID_CHARS),
+            detail=f.str_("detail", required=False),
+        ),
+    )
+
+
+_T = TypeVar("_T")
+
+
+def _construct(f: Fields, build: Callable[[], _T]) -> _T:
+    """Run a constructor whose own checks raise ProtocolError; name the message and
+    carry the frame's ``ref``."""
+    try:
+        return build()
+    except ProtocolError as exc:
+        if exc.ref is not None or not exc.message.startswith("activity: "):
+            raise
+        raise ProtocolError(exc.code, f"{f.type}: {exc.message}", request_ref(f.obj)) from None
+
+
 def _build_agent_info(f: Fields) -> AgentInfo:
+    activity = f.obj_("activity", required=False)
     return AgentInfo(
         agent_id=f.agent_id(),
         name=f.str_("name"),
@@ -211,6 +295,8 @@ def _build_agent_info(f: Fields) -> AgentInfo:
         last_seen=f.num("last_seen"),
         offset=f.int_("offset", lo=0, hi=MAX_OFFSET),
         state_since=f.num("state_since", required=False),
+        signal=f.str_("signal", required=False),
+        activity=None if activity is None else _build_activity(activity),
     )
 
 
@@ -333,7 +419,49 @@ def _build_connected(f: Fields) -> DashboardConnected:
 
 def _build_subscribe(f: Fields) -> Subscribe:
     return Subscribe(
-        agent_id=f.agent_id(), since=f.int_("since", required=False, lo=0, hi=MAX_OFFSET)
+        agent_id=f.agent_id(),
+        since=f.int_("since", required=False, lo=0, hi=MAX_OFFSET),
+        request_id=f.str_("request_id", required=False, max_len=128),
+    )
+
+
+def _build_agent_activity(f: Fields) -> AgentActivity:
+    activity = f.obj_("activity")
+    assert activity is not None
+    return AgentActivity(activity=_build_activity(activity))
+
+
+def _build_decide(f: Fields, with_agent: bool) -> PermissionDecide:
+    return PermissionDecide(
+        agent_id=f.agent_id() if with_agent else None,
+        request_id=f.str_("request_id", max_len=128),
+        decision_id=f.str_("decision_id", max_len=MAX_DECISION_ID_CHARS),
+        decision=f.choice("decision", DECISIONS),
+        message=f.str_("message", required=False, max_len=MAX_DECISION_MESSAGE_CHARS, min_len=0),
+    )
+
+
+def _build_watcher(f: Fields, value: Any) -> PresenceWatcher:
+    if not isinstance(value, dict):
+        raise f._fail("watchers", f"entries must be objects, not {json_kind(value)}")
+    w = Fields(f.type, value)
+    return PresenceWatcher(
+        sub=w.str_("sub"),
+        role=w.choice("role", ROLES),
+        connections=w.int_("connections", lo=0),
+        typing=w.bool_("typing", default=False),
+        last_input=w.str_("last_input", required=False),
+        last_input_at=w.num("last_input_at", required=False),
+    )
+
+
+def _build_presence(f: Fields) -> AgentPresence:
+    watchers = f.list_("watchers", max_len=MAX_PRESENCE_WATCHERS)
+    assert watchers is not None
+    return AgentPresence(
+        agent_id=f.agent_id(),
+        watchers=tuple(_build_watcher(f, w) for w in watchers),
+        more=f.int_("more", required=False, lo=0) or 0,
     )
 
 
@@ -346,6 +474,7 @@ BUILDERS: Final[dict[Direction, dict[str, Builder]]] = {
         "agent:status": _build_agent_status,
         "command:ack": lambda f: _build_ack(f, with_agent=False),
         "heartbeat": _build_heartbeat,
+        "agent:activity": _build_agent_activity,
     },
     Direction.RELAY_TO_AGENT: {
         "agent:welcome": lambda f: AgentWelcome(
@@ -355,6 +484,7 @@ BUILDERS: Final[dict[Direction, dict[str, Builder]]] = {
         "terminal:input": lambda f: _build_input(f, with_agent=False),
         "terminal:resize": lambda f: _build_resize(f, with_agent=False),
         "command:interrupt": lambda f: _build_interrupt(f, with_agent=False),
+        "permission:decide": lambda f: _build_decide(f, with_agent=False),
         "heartbeat": _build_heartbeat,
         "error": _build_error,
     },
@@ -366,6 +496,7 @@ BUILDERS: Final[dict[Direction, dict[str, Builder]]] = {
         "terminal:input": lambda f: _build_input(f, with_agent=True),
         "terminal:resize": lambda f: _build_resize(f, with_agent=True),
         "command:interrupt": lambda f: _build_interrupt(f, with_agent=True),
+        "permission:decide": lambda f: _build_decide(f, with_agent=True),
         "heartbeat": _build_heartbeat,
     },
     Direction.RELAY_TO_DASHBOARD: {
@@ -389,5 +520,6 @@ BUILDERS: Final[dict[Direction, dict[str, Builder]]] = {
         "command:ack": lambda f: _build_ack(f, with_agent=True),
         "heartbeat": _build_heartbeat,
         "error": _build_error,
+        "agent:presence": _build_presence,
     },
 }

@@ -34,7 +34,7 @@ async def test_agents_lists_agent_info_filtered_by_scope(
     # allows, since unknown fields are ignored).
     assert set(body["agents"][0]) == {
         "agent_id", "name", "host", "command", "labels", "pid", "cols", "rows", "started_at",
-        "state", "exit_code", "last_seen", "offset", "state_since"}
+        "state", "exit_code", "last_seen", "offset", "state_since", "signal", "activity"}
 
 
 @pytest.mark.parametrize("path", ["/api/agents", "/api/agents/a1", "/api/agents/a1/output"])

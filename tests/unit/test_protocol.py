@@ -7,6 +7,7 @@ import itertools
 import json
 import subprocess
 import sys
+import typing
 from typing import Any
 
 import pytest
@@ -14,8 +15,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from relay.protocol import (
+    ACTIVITY_REASONS,
+    ACTIVITY_SOURCES,
+    ACTIVITY_STATES,
+    AGENT_KINDS,
+    INPUT_BEARING_TYPES,
+    Activity,
+    ActivityOption,
+    AgentActivity,
     AgentHello,
     AgentInfo,
+    AgentKind,
+    AgentPresence,
     AgentRemoved,
     AgentStatus,
     AgentStatusEvent,
@@ -30,6 +41,8 @@ from relay.protocol import (
     ErrorCode,
     Heartbeat,
     Message,
+    PermissionDecide,
+    PresenceWatcher,
     ProtocolError,
     Subscribe,
     Subscribed,
@@ -82,10 +95,47 @@ INFO_JSON: dict[str, Any] = {
     "exit_code": None,
     "last_seen": 1700000100.25,
     "offset": 1234,
+    "signal": None,
+    "activity": None,
 }
 #: With ``state_since`` (an addition beyond the contract, encoded only when set).
 IDLE = dataclasses.replace(INFO, state="idle", state_since=1700000090.75)
 IDLE_JSON: dict[str, Any] = {**INFO_JSON, "state": "idle", "state_since": 1700000090.75}
+
+#: (1.1) An agent waiting for a permission, and one that ended by a signal.
+WAITING = Activity(
+    state="waiting",
+    since=1700000095.5,
+    agent_kind="claude",
+    source="hook",
+    reason="permission",
+    prompt="Allow Bash: rm -rf build?",
+    options=(ActivityOption("Yes", "1"), ActivityOption("No, and tell Claude", "\x1b")),
+    decision_id="d-17",
+    detail="Bash: rm -rf build",
+)
+WAITING_JSON: dict[str, Any] = {
+    "state": "waiting",
+    "since": 1700000095.5,
+    "reason": "permission",
+    "prompt": "Allow Bash: rm -rf build?",
+    "options": [{"label": "Yes", "keys": "1"}, {"label": "No, and tell Claude", "keys": "\x1b"}],
+    "decision_id": "d-17",
+    "detail": "Bash: rm -rf build",
+    "agent_kind": "claude",
+    "source": "hook",
+}
+WORKING = Activity(state="working", since=5.0, agent_kind="shell", source="process",
+                   detail="make -j4")
+WORKING_JSON: dict[str, Any] = {
+    "state": "working", "since": 5.0, "reason": None, "prompt": None, "options": None,
+    "decision_id": None, "detail": "make -j4", "agent_kind": "shell", "source": "process",
+}
+NEEDY = dataclasses.replace(INFO, state_since=1700000095.5, activity=WAITING)
+NEEDY_JSON: dict[str, Any] = {**INFO_JSON, "state_since": 1700000095.5, "activity": WAITING_JSON}
+KILLED = dataclasses.replace(INFO, state="exited", exit_code=130, signal="SIGINT")
+KILLED_JSON: dict[str, Any] = {**INFO_JSON, "state": "exited", "exit_code": 130,
+                               "signal": "SIGINT"}
 
 # (direction, message, its JSON object) — used in both directions.
 TABLE: list[tuple[Direction, Message, dict[str, Any]]] = [
@@ -157,6 +207,50 @@ TABLE: list[tuple[Direction, Message, dict[str, Any]]] = [
     (R2D, Error(ErrorCode.RATE_LIMITED, "too many input messages", "r9", 0.02),
      {"type": "error", "code": "rate_limited", "message": "too many input messages", "ref": "r9",
       "retry_after": 0.02}),
+    # ---- 1.1
+    (A2R, AgentActivity(WAITING), {"type": "agent:activity", "activity": WAITING_JSON}),
+    (A2R, AgentActivity(WORKING), {"type": "agent:activity", "activity": WORKING_JSON}),
+    (A2R, AgentActivity(Activity("idle", 7.25, "codex", "screen")),
+     {"type": "agent:activity", "activity": {
+         "state": "idle", "since": 7.25, "reason": None, "prompt": None, "options": None,
+         "decision_id": None, "detail": None, "agent_kind": "codex", "source": "screen"}}),
+    (A2R, AgentActivity(Activity("waiting", 8.0, "other", "screen", reason="password",
+                                 prompt="Password:")),
+     {"type": "agent:activity", "activity": {
+         "state": "waiting", "since": 8.0, "reason": "password", "prompt": "Password:",
+         "options": None, "decision_id": None, "detail": None, "agent_kind": "other",
+         "source": "screen"}}),
+    (D2R, PermissionDecide("r5", "d-17", "allow", agent_id="a1"),
+     {"type": "permission:decide", "agent_id": "a1", "request_id": "r5", "decision_id": "d-17",
+      "decision": "allow"}),
+    (D2R, PermissionDecide("r6", "d-17", "deny", message="use make clean", agent_id="a1"),
+     {"type": "permission:decide", "agent_id": "a1", "request_id": "r6", "decision_id": "d-17",
+      "decision": "deny", "message": "use make clean"}),
+    (R2A, PermissionDecide("x9", "d-17", "allow"),
+     {"type": "permission:decide", "request_id": "x9", "decision_id": "d-17",
+      "decision": "allow", "message": None}),
+    (R2A, PermissionDecide("x9", "d-17", "deny", message=""),
+     {"type": "permission:decide", "request_id": "x9", "decision_id": "d-17",
+      "decision": "deny", "message": ""}),
+    (D2R, Subscribe("a1", since=3, request_id="s1"),
+     {"type": "subscribe", "agent_id": "a1", "since": 3, "request_id": "s1"}),
+    (R2D, AgentStatusEvent(NEEDY), {"type": "agent:status", "agent": NEEDY_JSON}),
+    (R2D, AgentStatusEvent(KILLED), {"type": "agent:status", "agent": KILLED_JSON}),
+    (R2D, Error(ErrorCode.STALE_DECISION, "decision d-1 is no longer pending", "r5"),
+     {"type": "error", "code": "stale_decision", "message": "decision d-1 is no longer pending",
+      "ref": "r5"}),
+    (R2D, AgentPresence("a1", (
+        PresenceWatcher("alice", "operator", 2, typing=True, last_input="terminal:input",
+                        last_input_at=1700000101.5),
+        PresenceWatcher("bob", "viewer", 1),
+    ), more=3),
+     {"type": "agent:presence", "agent_id": "a1", "watchers": [
+         {"sub": "alice", "role": "operator", "connections": 2, "typing": True,
+          "last_input": "terminal:input", "last_input_at": 1700000101.5},
+         {"sub": "bob", "role": "viewer", "connections": 1, "typing": False,
+          "last_input": None, "last_input_at": None}], "more": 3}),
+    (R2D, AgentPresence("a1", ()),
+     {"type": "agent:presence", "agent_id": "a1", "watchers": [], "more": 0}),
 ]
 
 
@@ -251,6 +345,78 @@ INVALID: list[tuple[Direction, str, ErrorCode, str]] = [
      ErrorCode.INVALID_MESSAGE, "'state_since' must be a number"),
     (R2D, json.dumps({"type": "agent:status", "agent": {**INFO_JSON, "state_since": True}}),
      ErrorCode.INVALID_MESSAGE, "'state_since' must be a number"),
+    # ---- 1.1: activity
+    *[
+        (A2R, json.dumps({"type": "agent:activity", "activity": {**WAITING_JSON, **change}}),
+         ErrorCode.INVALID_MESSAGE, mentions)
+        for change, mentions in [
+            ({"state": "busy"}, "'state' must be one of"),
+            ({"state": None}, "'state' is required"),
+            ({"since": "now"}, "'since' must be a number"),
+            ({"since": None}, "'since' is required"),
+            ({"agent_kind": "vim"}, "'agent_kind' must be one of"),
+            ({"agent_kind": None}, "'agent_kind' is required"),
+            ({"source": "guess"}, "'source' must be one of"),
+            ({"reason": "bored"}, "'reason' must be one of"),
+            ({"reason": None, "decision_id": None}, "'reason' is required when state is waiting"),
+            ({"prompt": "x" * 2001}, "'prompt' must have at most 2000"),
+            ({"prompt": 5}, "'prompt' must be a string"),
+            ({"detail": "x" * 1001}, "'detail' must have at most 1000"),
+            ({"options": "1/2"}, "'options' must be a list"),
+            ({"options": [{"label": "Yes"}]}, "'keys' is required"),
+            ({"options": [{"label": "", "keys": "1"}]}, "label must have 1 to 200"),
+            ({"options": [{"label": "Yes", "keys": ""}]}, "keys must have 1 to 64"),
+            ({"options": ["Yes"]}, "'options' entries must be objects"),
+            ({"options": [{"label": "o", "keys": "1"}] * 33}, "'options' must have at most 32"),
+            ({"decision_id": ""}, "'decision_id' must have 1 to 128"),
+            ({"reason": "question"}, "'decision_id' must be null unless reason is permission"),
+            ({"state": "working"}, "'reason' must be null unless state is waiting"),
+            ({"state": "idle", "reason": None}, "'prompt' must be null unless state is waiting"),
+            ({"state": "unknown", "reason": None, "prompt": None},
+             "'options' must be null unless state is waiting"),
+            ({"state": "idle", "reason": None, "prompt": None, "options": None},
+             "'decision_id' must be null unless state is waiting"),
+        ]
+    ],
+    (A2R, '{"type": "agent:activity"}', ErrorCode.INVALID_MESSAGE, "'activity' is required"),
+    (A2R, '{"type": "agent:activity", "activity": []}', ErrorCode.INVALID_MESSAGE,
+     "'activity' must be an object"),
+    (D2R, '{"type": "agent:activity", "activity": {}}', ErrorCode.UNKNOWN_TYPE, "agent:activity"),
+    # ---- 1.1: permission:decide
+    (D2R, '{"type": "permission:decide", "request_id": "r", "decision_id": "d", "decision": "allow"}',
+     ErrorCode.INVALID_MESSAGE, "'agent_id' is required"),
+    (D2R, '{"type": "permission:decide", "agent_id": "a", "decision_id": "d", "decision": "allow"}',
+     ErrorCode.INVALID_MESSAGE, "'request_id' is required"),
+    (D2R, '{"type": "permission:decide", "agent_id": "a", "request_id": "r", "decision": "allow"}',
+     ErrorCode.INVALID_MESSAGE, "'decision_id' is required"),
+    (D2R, '{"type": "permission:decide", "agent_id": "a", "request_id": "r", "decision_id": "d"}',
+     ErrorCode.INVALID_MESSAGE, "'decision' is required"),
+    (D2R, '{"type": "permission:decide", "agent_id": "a", "request_id": "r", "decision_id": "d", '
+          '"decision": "maybe"}', ErrorCode.INVALID_MESSAGE, "'decision' must be one of allow, deny"),
+    (D2R, '{"type": "permission:decide", "agent_id": "a", "request_id": "r", "decision_id": "d", '
+          '"decision": "deny", "message": 1}', ErrorCode.INVALID_MESSAGE, "'message' must be a string"),
+    (D2R, json.dumps({"type": "permission:decide", "agent_id": "a", "request_id": "r",
+                      "decision_id": "d", "decision": "deny", "message": "m" * 2001}),
+     ErrorCode.INVALID_MESSAGE, "'message' must have 0 to 2000"),
+    (D2R, json.dumps({"type": "permission:decide", "agent_id": "a", "request_id": "r",
+                      "decision_id": "d" * 129, "decision": "deny"}),
+     ErrorCode.INVALID_MESSAGE, "'decision_id' must have 1 to 128"),
+    (A2R, '{"type": "permission:decide", "request_id": "r", "decision_id": "d", "decision": "allow"}',
+     ErrorCode.UNKNOWN_TYPE, "permission:decide"),
+    # ---- 1.1: subscribe.request_id, AgentInfo fields, presence
+    (D2R, '{"type": "subscribe", "agent_id": "a", "request_id": ""}', ErrorCode.INVALID_MESSAGE,
+     "'request_id' must have 1 to 128"),
+    (R2D, json.dumps({"type": "agent:status", "agent": {**INFO_JSON, "signal": 9}}),
+     ErrorCode.INVALID_MESSAGE, "'signal' must be a string"),
+    (R2D, json.dumps({"type": "agent:status", "agent": {**INFO_JSON, "activity": "waiting"}}),
+     ErrorCode.INVALID_MESSAGE, "'activity' must be an object"),
+    (R2D, '{"type": "agent:presence", "agent_id": "a"}', ErrorCode.INVALID_MESSAGE,
+     "'watchers' is required"),
+    (R2D, '{"type": "agent:presence", "agent_id": "a", "watchers": [{"sub": "x", "role": "cook", '
+          '"connections": 1}]}', ErrorCode.INVALID_MESSAGE, "'role' must be one of"),
+    (R2D, json.dumps({"type": "agent:presence", "agent_id": "a",
+                      "watchers": [{"sub": "x", "role": "viewer", "connections": 1}] * 17}),
+     ErrorCode.INVALID_MESSAGE, "'watchers' must have at most 16"),
 ]
 
 
@@ -262,6 +428,60 @@ def test_invalid_frames_raise_the_contract_error(
         decode(text, direction)
     assert info.value.code == code
     assert mentions in info.value.message
+
+
+def test_a_bad_permission_decide_carries_its_request_id_as_ref() -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode('{"type":"permission:decide","agent_id":"a","request_id":"r8","decision_id":"d",'
+               '"decision":"yes"}', D2R)
+    assert (info.value.code, info.value.ref) == (ErrorCode.INVALID_MESSAGE, "r8")
+
+
+def test_a_bad_subscribe_carries_its_request_id_as_ref() -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode('{"type":"subscribe","agent_id":"-x","request_id":"s4"}', D2R)
+    assert info.value.ref == "s4"
+
+
+def test_permission_decide_spends_a_rate_limit_token() -> None:
+    assert "permission:decide" in INPUT_BEARING_TYPES
+
+
+def test_agent_info_from_a_1_0_relay_decodes_with_null_signal_and_activity() -> None:
+    old = {k: v for k, v in INFO_JSON.items() if k not in ("signal", "activity")}
+    msg = decode(json.dumps({"type": "agent:status", "agent": old}), R2D)
+    assert msg == AgentStatusEvent(INFO)
+
+
+def test_activity_construction_applies_the_rules_decoding_applies() -> None:
+    """One validator on both paths: a sidecar cannot build what the relay refuses."""
+    with pytest.raises(ProtocolError) as info:
+        Activity("working", 1.0, "claude", "hook", reason="question")
+    assert info.value.code == ErrorCode.INVALID_MESSAGE
+    with pytest.raises(ProtocolError):
+        Activity("waiting", 1.0, "claude", "hook", reason="question", prompt="p" * 2001)
+    with pytest.raises(ProtocolError):
+        Activity("waiting", 1.0, "claude", "hook")  # waiting needs a reason
+    with pytest.raises(ProtocolError):
+        ActivityOption("", "1")
+    assert Activity("waiting", 1.0, "claude", "hook", reason="other", prompt="p" * 2000)
+
+
+def test_activity_literals_equal_their_tuples() -> None:
+    from relay.protocol import ActivityReason, ActivitySource, ActivityState
+
+    assert typing.get_args(ActivityState) == ACTIVITY_STATES
+    assert typing.get_args(ActivityReason) == ACTIVITY_REASONS
+    assert typing.get_args(ActivitySource) == ACTIVITY_SOURCES
+    assert typing.get_args(AgentKind) == AGENT_KINDS
+
+
+def test_agent_kinds_equal_the_sidecars() -> None:
+    """relay never imports agent_sidecar, so the set is written twice; keep them equal."""
+    from agent_sidecar import agents
+
+    assert AGENT_KINDS == agents.AGENT_KINDS
+    assert typing.get_args(AgentKind) == typing.get_args(agents.AgentKind)
 
 
 def test_error_carries_the_request_id_as_ref() -> None:
@@ -342,7 +562,70 @@ _ids = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{0,20}\Z")
 _text = st.text(max_size=40)
 _req = st.text(min_size=1, max_size=128)
 
+_opt_text = st.none() | st.text(max_size=60)
+_options = st.none() | st.lists(
+    st.builds(ActivityOption, st.text(min_size=1, max_size=20), st.text(min_size=1, max_size=8)),
+    max_size=4,
+).map(tuple)
+_finite = st.floats(allow_nan=False, allow_infinity=False)
+_not_waiting = st.builds(
+    Activity,
+    st.sampled_from(["working", "idle", "unknown"]),
+    _finite,
+    st.sampled_from(AGENT_KINDS),
+    st.sampled_from(ACTIVITY_SOURCES),
+    detail=_opt_text,
+)
+_waiting = st.builds(
+    Activity,
+    st.just("waiting"),
+    _finite,
+    st.sampled_from(AGENT_KINDS),
+    st.sampled_from(ACTIVITY_SOURCES),
+    reason=st.sampled_from([r for r in ACTIVITY_REASONS if r != "permission"]),
+    prompt=_opt_text,
+    options=_options,
+    detail=_opt_text,
+)
+_permission = st.builds(
+    Activity,
+    st.just("waiting"),
+    _finite,
+    st.sampled_from(AGENT_KINDS),
+    st.sampled_from(ACTIVITY_SOURCES),
+    reason=st.just("permission"),
+    prompt=_opt_text,
+    options=_options,
+    decision_id=st.none() | st.text(min_size=1, max_size=128),
+    detail=_opt_text,
+)
+_activities = st.one_of(_not_waiting, _waiting, _permission)
+_watchers = st.builds(
+    PresenceWatcher,
+    st.text(min_size=1, max_size=20),
+    st.sampled_from(["viewer", "operator", "admin"]),
+    st.integers(0, 100),
+    st.booleans(),
+    st.none() | st.sampled_from(sorted(INPUT_BEARING_TYPES)),
+    st.none() | _finite,
+)
+
 _messages = st.one_of(
+    st.builds(AgentActivity, _activities).map(lambda m: (A2R, m)),
+    st.builds(PermissionDecide, _req, _req, st.sampled_from(["allow", "deny"]),
+              st.none() | st.text(max_size=50), _ids).map(lambda m: (D2R, m)),
+    st.builds(PermissionDecide, _req, _req, st.sampled_from(["allow", "deny"]),
+              st.none() | st.text(max_size=50)).map(lambda m: (R2A, m)),
+    st.builds(AgentPresence, _ids, st.lists(_watchers, max_size=16).map(tuple),
+              st.integers(0, 1000)).map(lambda m: (R2D, m)),
+    st.builds(Subscribe, _ids, st.none() | st.integers(0, 2**53), st.none() | _req)
+    .map(lambda m: (D2R, m)),
+    st.builds(
+        dataclasses.replace,
+        st.just(INFO),
+        signal=st.none() | st.sampled_from(["SIGINT", "SIGKILL", "SIGSEGV"]),
+        activity=st.none() | _activities,
+    ).map(lambda i: (R2D, AgentStatusEvent(i))),
     st.builds(TerminalOutput, _ids, st.integers(0, 2**53), st.binary(max_size=64)).map(lambda m: (A2R, m)),
     st.builds(CommandRequest, _req, _text, st.booleans(), _ids).map(lambda m: (D2R, m)),
     st.builds(CommandRequest, _req, _text, st.booleans()).map(lambda m: (R2A, m)),
@@ -373,14 +656,16 @@ _json_values = st.recursive(
 )
 _type_names = st.sampled_from(
     ["agent:hello", "terminal:output", "subscribe", "command:request", "terminal:resize",
-     "command:interrupt", "heartbeat", "dashboard:connect", "error", "agent:status", "x"]
+     "command:interrupt", "heartbeat", "dashboard:connect", "error", "agent:status", "x",
+     "agent:activity", "permission:decide", "agent:presence"]
 )
 _objects = st.builds(
     lambda t, extra: json.dumps({"type": t, **extra}),
     _type_names,
     st.dictionaries(
         st.sampled_from(["agent_id", "offset", "data", "enc", "since", "cols", "rows", "ts",
-                         "request_id", "input", "submit", "signal", "protocol", "state", "ok"]),
+                         "request_id", "input", "submit", "signal", "protocol", "state", "ok",
+                         "activity", "decision_id", "decision", "message", "watchers"]),
         _json_values,
         max_size=6,
     ),
