@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from urllib.parse import urlsplit, urlunsplit
 
-from relay.protocol import AGENT_ID_RE
+from relay.protocol import is_agent_id
 
 from .backoff import BackoffPolicy
 from .errors import UsageError
@@ -137,7 +137,7 @@ class RunConfig:
 
 
 def validate_agent_id(agent_id: str) -> str:
-    if not AGENT_ID_RE.match(agent_id):
+    if not is_agent_id(agent_id):
         raise UsageError(
             f"invalid agent id {agent_id!r}: use 1-128 characters from A-Z a-z 0-9 . _ : -,"
             " starting with a letter or digit"

@@ -22,7 +22,7 @@ from typing import Any, cast
 import jwt
 
 from relay.config import DEFAULT_AUDIENCE, RelayConfig
-from relay.protocol import ROLES, Role
+from relay.protocol import ROLES, Role, is_agent_id
 
 DEFAULT_TTL = 3600.0
 CONTROL_ROLES: frozenset[str] = frozenset({"operator", "admin"})
@@ -49,6 +49,8 @@ class Claims:
         Without ``agents`` a dashboard token sees every agent and an agent token only
         its own ``sub``.
         """
+        if not is_agent_id(agent_id):
+            return False
         if self.agents is None:
             return self.role != "agent" or agent_id == self.sub
         return any(fnmatchcase(agent_id, pattern) for pattern in self.agents)
@@ -97,7 +99,7 @@ def verify(token: str, config: RelayConfig) -> Claims:
         raise AuthError(f"the token is not signed with {config.jwt_algorithm}") from None
     except jwt.InvalidSignatureError:
         raise AuthError("the token's signature does not verify") from None
-    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
         raise AuthError(f"the token is invalid ({type(exc).__name__})") from None
     return _claims(payload)
 
@@ -114,13 +116,26 @@ def _claims(payload: Mapping[str, Any]) -> Claims:
         not isinstance(agents, list) or not all(isinstance(p, str) for p in agents)
     ):
         raise AuthError("claim 'agents' must be a list of strings")
-    exp = payload["exp"]
     return Claims(
         sub=sub,
         role=cast(Role, role),
         agents=tuple(agents) if agents is not None else None,
-        exp=float(exp),
+        exp=_exp(payload["exp"]),
     )
+
+
+#: Later than any real expiry (year ~33658), and exact as a float.
+_MAX_EXP = 1e12
+
+
+def _exp(value: object) -> float:
+    """``exp`` as a JSON number (RFC 7519 NumericDate): pyjwt also takes a numeric string
+    and any huge integer, which would then fail far from here (``float(10**400)``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise AuthError("claim 'exp' must be a number")
+    if not -_MAX_EXP < value < _MAX_EXP:
+        raise AuthError("claim 'exp' is out of range")
+    return float(value)
 
 
 def mint_token(

@@ -16,7 +16,7 @@ from aiohttp import web
 from relay.appkeys import CONFIG, HUB
 from relay.auth import AuthError, Claims, verify
 from relay.handlers.endpoint import bearer_token
-from relay.protocol import MAX_OFFSET, agent_info_dict
+from relay.protocol import MAX_OFFSET, agent_info_dict, is_agent_id
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,14 @@ def _claims(request: web.Request) -> Claims:
     if not claims.is_dashboard:
         raise _Refused(403, "forbidden", f"role {claims.role} may not read the API")
     return claims
+
+
+def _agent_id(request: web.Request) -> str:
+    """The path's agent id, whole (a look-alike such as ``ab-1%0A`` is a 400)."""
+    agent_id = request.match_info["agent_id"]
+    if not is_agent_id(agent_id):
+        raise _Refused(400, "invalid_message", f"invalid agent id {agent_id[:140]!r}")
+    return agent_id
 
 
 def _in_scope(claims: Claims, agent_id: str) -> None:
@@ -79,9 +87,9 @@ async def list_agents(request: web.Request) -> web.Response:
 
 
 async def get_agent(request: web.Request) -> web.Response:
-    agent_id = request.match_info["agent_id"]
     try:
         claims = _claims(request)
+        agent_id = _agent_id(request)
         _in_scope(claims, agent_id)
         info = await request.app[HUB].get_agent(agent_id)
         if info is None:
@@ -92,9 +100,9 @@ async def get_agent(request: web.Request) -> web.Response:
 
 
 async def get_output(request: web.Request) -> web.Response:
-    agent_id = request.match_info["agent_id"]
     try:
         claims = _claims(request)
+        agent_id = _agent_id(request)
         since = _since(request)
         _in_scope(claims, agent_id)
         out = await request.app[HUB].read_output(agent_id, since)

@@ -116,6 +116,7 @@ from relay.protocol.messages import (
     Timestamp,
     Unsubscribe,
     Unsubscribed,
+    is_agent_id,
 )
 
 __all__ = [
@@ -195,6 +196,7 @@ __all__ = [
     "decode_binary_output",
     "encode",
     "encode_binary_output",
+    "is_agent_id",
     "output_fields",
     "parse",
     "to_dict",

@@ -4,11 +4,12 @@ header of a WebSocket frame for the direct-write paths of the relay and the side
 from __future__ import annotations
 
 from relay.protocol.messages import (
-    AGENT_ID_RE,
     BINARY_OUTPUT_TAG,
+    MAX_OFFSET,
     ErrorCode,
     ProtocolError,
     TerminalOutput,
+    is_agent_id,
 )
 
 #: One encoded frame on its way to a peer: JSON text or a binary output frame. Encoded
@@ -52,9 +53,13 @@ def decode_binary_output(frame: bytes) -> TerminalOutput:
         agent_id = frame[2 : 2 + n].decode("ascii")
     except UnicodeDecodeError:
         agent_id = ""
-    if not AGENT_ID_RE.match(agent_id):
+    if not is_agent_id(agent_id):
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, "binary frame: invalid agent id")
     offset = int.from_bytes(frame[2 + n : 10 + n], "big")
+    if offset > MAX_OFFSET:
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE, f"binary frame: offset {offset} is beyond 2^63-1"
+        )
     return TerminalOutput(agent_id=agent_id, offset=offset, data=bytes(frame[10 + n :]))
 
 

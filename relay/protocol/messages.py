@@ -15,7 +15,14 @@ MAX_AGENT_ID_LENGTH: Final = 128
 BINARY_OUTPUT_TAG: Final = 0x01
 #: Offsets travel as 8-byte unsigned integers in binary frames; JSON ones stay below 2**63.
 MAX_OFFSET: Final = 2**63 - 1
-AGENT_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+#: Ends in ``\Z``, not ``$``: ``$`` also matches before a trailing newline, which let a
+#: look-alike id such as ``"ab-1\n"`` through. Use :func:`is_agent_id`.
+AGENT_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+
+
+def is_agent_id(value: str) -> bool:
+    """Whether ``value`` is a whole, valid agent id (contract section 6)."""
+    return AGENT_ID_RE.fullmatch(value) is not None
 
 
 class ErrorCode(enum.StrEnum):

@@ -13,7 +13,6 @@ from relay.protocol.messages import (
     ACTIVITY_REASONS,
     ACTIVITY_SOURCES,
     ACTIVITY_STATES,
-    AGENT_ID_RE,
     AGENT_INFO_STATES,
     AGENT_KINDS,
     AGENT_STATES,
@@ -57,6 +56,7 @@ from relay.protocol.messages import (
     Timestamp,
     Unsubscribe,
     Unsubscribed,
+    is_agent_id,
 )
 
 # --------------------------------------------------------------------------- field readers
@@ -165,7 +165,7 @@ class Fields:
 
     def agent_id(self, name: str = "agent_id") -> str:
         value: str = self.str_(name)
-        if not AGENT_ID_RE.match(value):
+        if not is_agent_id(value):
             raise self._fail(
                 name, "must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$ (1-128 characters)"
             )

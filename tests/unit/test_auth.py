@@ -91,7 +91,8 @@ def test_missing_required_claim_is_refused(claim: str) -> None:
 
 @pytest.mark.parametrize(
     ("claim", "value"),
-    [("role", "root"), ("role", 3), ("sub", ""), ("sub", 7), ("agents", "a*"), ("agents", [1])],
+    [("role", "root"), ("role", 3), ("sub", ""), ("sub", 7), ("agents", "a*"), ("agents", [1]),
+     ("exp", 10**400), ("exp", "4102444800"), ("exp", float("inf")), ("exp", True)],
 )
 def test_malformed_claim_is_refused(claim: str, value: Any) -> None:
     token = jwt.encode(_payload(**{claim: value}), SECRET, algorithm="HS256")

@@ -316,6 +316,7 @@ INVALID: list[tuple[Direction, str, ErrorCode, str]] = [
     (D2R, '{"type": "subscribe"}', ErrorCode.INVALID_MESSAGE, "'agent_id' is required"),
     (D2R, '{"type": "subscribe", "agent_id": 7}', ErrorCode.INVALID_MESSAGE, "'agent_id' must be a string"),
     (D2R, '{"type": "subscribe", "agent_id": "-bad"}', ErrorCode.INVALID_MESSAGE, "'agent_id' must match"),
+    (D2R, '{"type": "subscribe", "agent_id": "ab-1\\n"}', ErrorCode.INVALID_MESSAGE, "'agent_id' must match"),
     (D2R, '{"type": "subscribe", "agent_id": "' + "a" * 129 + '"}', ErrorCode.INVALID_MESSAGE, "'agent_id'"),
     (D2R, '{"type": "subscribe", "agent_id": "a", "since": -1}', ErrorCode.INVALID_MESSAGE, "'since' must be at least 0"),
     (D2R, '{"type": "subscribe", "agent_id": "a", "since": 1.5}', ErrorCode.INVALID_MESSAGE, "'since' must be an integer"),
@@ -515,7 +516,8 @@ def test_binary_output_frame_layout() -> None:
 
 @pytest.mark.parametrize(
     "frame",
-    [b"", b"\x02\x01a" + bytes(8), b"\x01\x05ab", b"\x01\x01-" + bytes(8), b"\x01\x01\xff" + bytes(8)],
+    [b"", b"\x02\x01a" + bytes(8), b"\x01\x05ab", b"\x01\x01-" + bytes(8), b"\x01\x01\xff" + bytes(8),
+     b"\x01\x02a\n" + bytes(8), b"\x01\x01a" + (2**63).to_bytes(8, "big")],
 )
 def test_bad_binary_frames_raise_invalid_message(frame: bytes) -> None:
     with pytest.raises(ProtocolError) as info:
