@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import json
 import os
 import resource
 import statistics
@@ -91,6 +92,8 @@ async def _main(args: argparse.Namespace) -> int:
     only = set(args.only.split(",")) if args.only else set(SCENARIOS) - {"redis"}
     if args.redis:
         only.add("redis")
+    if args.peers:
+        return await _peers(args, runs)
     big = (32 if quick else 64) * MIB
     m = _metrics()
     raw: dict[str, list[Any]] = {}
@@ -256,6 +259,31 @@ async def _redis(m: dict[str, Metric], raw: dict[str, list[Any]], quick: bool, r
             metric.values.append(float(value))
 
 
+async def _peers(args: argparse.Namespace, runs: int) -> int:
+    """ttyd, terminado and both of our modes, one run, one neutral client
+    (:mod:`benchlib.peers.run`)."""
+    from .peers import run as peers
+
+    out = Path(args.out).with_name("peers.json")
+    info = machine()
+    raw: dict[str, list[Any]] = {}
+
+    def note(name: str, result: Any) -> None:
+        raw.setdefault(name, []).append(result)
+        print(f"  {name}: {_brief(result)}", file=sys.stderr, flush=True)
+
+    t0 = time.monotonic()
+    values = await peers.measure(args.quick, runs, out.parent / "logs", note)
+    print()
+    print(peers.table(values))
+    print(f"\n{info['nproc']} x {info['cpu']}, kernel {info['kernel']}; medians of {runs} runs "
+          f"(min-max); {time.monotonic() - t0:.0f} s; load at start {info['loadavg_at_start']}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": info, "values": values, "raw": raw}, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
 def _brief(result: Any) -> str:
     if isinstance(result, dict):
         parts = []
@@ -278,6 +306,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=0, help="runs per scenario (default 5)")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(SCENARIOS)}")
     parser.add_argument("--redis", action="store_true", help="also two relays through Redis")
+    parser.add_argument("--peers", action="store_true",
+                        help="instead: ttyd 1.7.7, terminado 0.18 and both of our modes in one "
+                             "run (builds ttyd from Debian's source under bench-results/peers)")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy profiles of relay and sidecar during each burst "
                              "(bench-results/logs/profile-*.txt; needs py-spy)")
