@@ -112,12 +112,20 @@ class _Retry(Exception):
 class _Conn:
     """Per-connection sending state."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, sent: int) -> None:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, sent: int, resume_to: int) -> None:
         self.ws = ws
         self.direct = DirectWriter(ws)
         self.sent = sent
         self.status_version = -1
         self.drain_ts: float | None = None
+        #: The stream end at the welcome: once the resend reached it, a heartbeat asks
+        #: the relay to confirm the resume (``resume_probe``).
+        self.resume_to = resume_to
+        self.resume_probe = False
+        #: Heartbeats in flight: ts -> the stream offset sent before it (what its echo
+        #: confirms), and how many periodic ones are due.
+        self.probes: dict[float, int] = {}
+        self.heartbeats_due = 0
         #: The sender task is parked with nothing to do (a small output may skip it).
         self.idle = False
 
@@ -153,6 +161,11 @@ class Link:
         self._complete = False
         self._last_ts = 0.0
         self._max_chunk = config.max_chunk_bytes
+        #: The number of the next reconnection attempt (0 after a confirmed resume).
+        self.attempt = 0
+        #: The relay confirmed every byte before this offset (a welcome's
+        #: ``resume_from``, or a heartbeat echo after them).
+        self.confirmed = 0
         self.refusal: Refusal | None = None
         self.first_answer: asyncio.Future[FirstAnswer] = (
             asyncio.get_running_loop().create_future()
@@ -246,6 +259,11 @@ class Link:
                 w.cancel()
         return self._delivered.is_set()
 
+    def unconfirmed(self) -> tuple[int, int]:
+        """``(first, end)``: the output the relay has not confirmed (empty when equal)."""
+        end = self.retention.end
+        return min(self.confirmed, end), end
+
     def stop(self) -> None:
         self._stop.set()
 
@@ -259,7 +277,6 @@ class Link:
             self._done.set()
 
     async def _run(self) -> Refusal | None:
-        attempt = 0
         index = 0
         urls = self.config.urls
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout)
@@ -282,10 +299,10 @@ class Link:
                     break
                 self._answer(FirstAnswer.UNREACHABLE)
                 if welcomed and time.monotonic() - started >= self.config.stable_after:
-                    attempt = 0
+                    self.attempt = 0
                 index += 1  # a relay that failed: the next one in order
-                delay = backoff_delay(self.config.backoff, attempt, random.random())  # noqa: S311 - jitter, not crypto
-                attempt += 1
+                delay = backoff_delay(self.config.backoff, self.attempt, random.random())  # noqa: S311 - jitter, not crypto
+                self.attempt += 1
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await self._stop.wait()
@@ -346,7 +363,9 @@ class Link:
             if isinstance(welcome, Error):
                 raise _Retry(f"relay error {welcome.code} before welcome")
             raise _Retry(f"expected agent:welcome, got {welcome.TYPE}")
-        return _Conn(ws, self._resume_offset(welcome.resume_from))
+        sent = self._resume_offset(welcome.resume_from)
+        self.confirmed = sent
+        return _Conn(ws, sent, self.retention.end)
 
     def _resume_offset(self, resume_from: int) -> int:
         ret = self.retention
@@ -433,6 +452,7 @@ class Link:
             return
         match msg:
             case Heartbeat():
+                self._echoed(conn, msg.ts)
                 if conn.drain_ts is not None and msg.ts == conn.drain_ts:
                     self._delivered.set()
             case CommandRequest() | TerminalInput() | TerminalResize() | CommandInterrupt():
@@ -473,10 +493,28 @@ class Link:
                                                error=text)))
         self._wake.set()
 
+    def _echoed(self, conn: _Conn, ts: float | str) -> None:
+        """A heartbeat came back: the relay has everything sent before it."""
+        sent = conn.probes.pop(ts, None) if isinstance(ts, float) else None
+        if sent is None:
+            return
+        self.confirmed = max(self.confirmed, sent)
+        if sent >= conn.resume_to and self.attempt:
+            # The relay took the resend: a relay that restarts again soon gets the
+            # sidecar back after the shortest delay, not after a grown one.
+            log.info("relay confirmed the resume at %d: backoff reset", sent)
+            self.attempt = 0
+
+    async def _send_heartbeat(self, conn: _Conn) -> float:
+        ts = self._next_ts()
+        conn.probes[ts] = conn.sent
+        await conn.ws.send_str(encode(Heartbeat(ts=ts)))
+        return ts
+
     async def _heartbeats(self, conn: _Conn) -> None:
         while True:
             await asyncio.sleep(self.config.heartbeat_interval)
-            self._replies.append(encode(Heartbeat(ts=self._next_ts())))
+            conn.heartbeats_due += 1
             self._wake.set()
 
     def _next_ts(self) -> float:
@@ -491,6 +529,11 @@ class Link:
             self._wake.clear()
             if self._replies:
                 await ws.send_str(self._replies.popleft())
+                continue
+            if conn.heartbeats_due or (not conn.resume_probe and conn.sent >= conn.resume_to):
+                conn.heartbeats_due = 0
+                conn.resume_probe = True
+                await self._send_heartbeat(conn)
                 continue
             all_sent = self._complete and conn.sent >= ret.end
             if conn.status_version != self._status_version:
@@ -515,8 +558,7 @@ class Link:
                 self._progress()
                 continue
             if all_sent and conn.drain_ts is None and conn.status_version == self._status_version:
-                conn.drain_ts = self._next_ts()
-                await ws.send_str(encode(Heartbeat(ts=conn.drain_ts)))
+                conn.drain_ts = await self._send_heartbeat(conn)
                 continue
             conn.idle = True
             try:

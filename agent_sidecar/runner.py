@@ -275,9 +275,11 @@ class Runner:
             code = await self._run_child(link)
             delivered = await link.drain(self.config.drain_timeout)
             if not delivered and link.refusal is None and not self._drain_aborted:
+                first, end = link.unconfirmed()
                 self.notify(
                     "agent-sidecar: the relay did not confirm the end of the output within "
-                    f"{self.config.drain_timeout:g} s; exiting anyway"
+                    f"{self.config.drain_timeout:g} s: {end - first} bytes (offsets {first} to "
+                    f"{end}) may not have reached it; exiting anyway"
                 )
             return code
         finally:
