@@ -13,6 +13,7 @@ Exceptions::
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -152,6 +153,8 @@ def mint_token(
     """A signed token: ``key`` is the HS256 secret or the RS256/ES256 private key (PEM)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    if not math.isfinite(ttl):
+        raise ValueError(f"ttl must be a finite number of seconds, got {ttl}")
     issued = time.time() if now is None else now
     payload: dict[str, Any] = {
         "sub": sub,

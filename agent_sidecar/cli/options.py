@@ -11,6 +11,7 @@ shown in ``--help``. Defaults come from the config objects through
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -58,7 +59,7 @@ def relay_env_option(*decls: str, **kwargs: Any) -> Callable[[FC], FC]:
 
 
 def positive(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """Callback: refuse zero and negative numbers (``None`` passes)."""
-    if value is not None and value <= 0:
-        raise click.BadParameter(f"must be positive, got {value}")
+    """Callback: refuse zero, negative numbers, ``inf`` and ``nan`` (``None`` passes)."""
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        raise click.BadParameter(f"must be positive and finite, got {value}")
     return value

@@ -16,6 +16,17 @@ from ..errors import ExitCode
 from .group import fail, main, setup_logging
 from .options import config_default, positive, relay_env_option, sidecar_option
 
+#: Far below the relay's limit on ``exp`` (10^12, year ~33658).
+MAX_TTL = 100 * 365.25 * 86400
+
+
+def lifetime(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """Callback: a positive, finite ``--ttl`` of at most :data:`MAX_TTL`."""
+    positive(ctx, param, value)
+    if value > MAX_TTL:
+        raise click.BadParameter(f"must be at most {MAX_TTL:.0f} s (100 years), got {value:g}")
+    return value
+
 
 @main.command()
 @sidecar_option("--role", type=click.Choice(ROLES), required=True, help="Role of the token.")
@@ -27,8 +38,8 @@ from .options import config_default, positive, relay_env_option, sidecar_option
     metavar="PATTERN",
     help="Restrict the token to agent ids matching this glob; repeatable.",
 )
-@sidecar_option("--ttl", type=float, default=DEFAULT_TTL, callback=positive,
-                help="Lifetime in seconds.")
+@sidecar_option("--ttl", type=float, default=DEFAULT_TTL, callback=lifetime,
+                help="Lifetime in seconds (at most 100 years).")
 @relay_env_option(
     "--jwt-secret",
     show_default=False,

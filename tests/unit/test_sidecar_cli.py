@@ -104,6 +104,13 @@ def test_token_without_any_secret_says_where_to_get_one(tmp_path: object) -> Non
         (["relay"], "give --jwt-secret"),
         (["relay", "--jwt-secret", SECRET, "--redis-liveness-ttl", "0"], "must be positive"),
         (["token", "--role", "viewer", "--sub", "x", "--jwt-secret", "short"], "at least 32"),
+        (["token", "--role", "viewer", "--sub", "x", "--jwt-secret", SECRET, "--ttl", "inf"],
+         "must be positive and finite"),
+        (["token", "--role", "viewer", "--sub", "x", "--jwt-secret", SECRET, "--ttl", "nan"],
+         "must be positive and finite"),
+        (["token", "--role", "viewer", "--sub", "x", "--jwt-secret", SECRET, "--ttl", "1e300"],
+         "at most"),
+        (["run", "--idle-after", "inf", "--", "true"], "must be positive and finite"),
     ],
 )
 def test_bad_flags_exit_2_with_one_clear_line(args: list[str], message: str) -> None:
