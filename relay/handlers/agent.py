@@ -113,7 +113,7 @@ async def _on_text(sock: Socket, conn: AgentConn, hub: Hub, text: str) -> None:
         case Heartbeat():
             await hub.agent_heartbeat(conn, message)
         case AgentActivity():
-            pass  # accepted; the hub stores and forwards it from the next change on
+            await hub.agent_activity(conn, message.activity)
         case AgentHello():
             _error(sock, ErrorCode.INVALID_MESSAGE,
                    "agent:hello: this connection is already registered")

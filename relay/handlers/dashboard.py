@@ -152,17 +152,19 @@ class _Session:
                 case Heartbeat():
                     self.conn.peer.send_text(encode(Heartbeat(ts=message.ts)))
                 case Subscribe():
-                    if self.in_scope(message.agent_id, None):
+                    if self.in_scope(message.agent_id, frame.ref):
                         await self.hub.subscribe(self.conn, message.agent_id, message.since)
                 case Unsubscribe():
                     if self.in_scope(message.agent_id, None):
                         await self.hub.unsubscribe(self.conn, message.agent_id)
-                case CommandRequest() | TerminalInput() | TerminalResize() | CommandInterrupt():
+                case (
+                    CommandRequest()
+                    | TerminalInput()
+                    | TerminalResize()
+                    | CommandInterrupt()
+                    | PermissionDecide()
+                ):
                     await self.on_control(message, frame.ref)
-                case PermissionDecide():  # routed from the next change on
-                    self.error(
-                        ErrorCode.UNKNOWN_TYPE, "permission:decide is not served yet", frame.ref
-                    )
                 case DashboardConnect():
                     self.error(
                         ErrorCode.INVALID_MESSAGE,
@@ -174,14 +176,39 @@ class _Session:
             self.error(exc.code, exc.message, frame.ref)
 
     async def on_control(self, message: Control, ref: str | None) -> None:
+        """A control action that passed the rate limit and field checks: role, scope,
+        then the hub (agent known, connected; a decision still pending)."""
+        outcome = await self._control(message, ref)
+        self.controlled(message, outcome)
+
+    async def _control(self, message: Control, ref: str | None) -> ErrorCode | None:
+        """Deliver ``message`` or answer its error; the error code, None when delivered."""
         if not self.claims.can_control:
             self.error(
                 ErrorCode.FORBIDDEN, f"role {self.claims.role} may not send {message.TYPE}", ref
             )
-            return
+            return ErrorCode.FORBIDDEN
         assert message.agent_id is not None
-        if self.in_scope(message.agent_id, ref):
+        if not self.in_scope(message.agent_id, ref):
+            return ErrorCode.FORBIDDEN
+        try:
             await self.hub.control(self.conn, message)
+        except HubError as exc:
+            self.error(exc.code, exc.message, ref)
+            return exc.code
+        return None
+
+    def controlled(self, message: Control, outcome: ErrorCode | None) -> None:
+        """Every control action of this dashboard (``command:request``,
+        ``terminal:input``, ``terminal:resize``, ``command:interrupt``,
+        ``permission:decide``) with its outcome: the error answered, or None when it was
+        handed to the agent (its ``command:ack`` follows separately). The seam for audit
+        records; it logs kinds only, never the text."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "dashboard %s (%s): %s to %s: %s", self.conn.sub, self.conn.role,
+                message.TYPE, message.agent_id, outcome or "delivered",
+            )
 
     def in_scope(self, agent_id: str, ref: str | None) -> bool:
         if self.claims.may_see(agent_id):

@@ -31,16 +31,18 @@ Rules every implementation keeps:
 
 Exceptions::
 
-    HubError (code: ErrorCode)     unknown_agent, agent_offline
+    HubError (code: ErrorCode)     unknown_agent, agent_offline, stale_decision
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias
 
 from relay.protocol import (
+    Activity,
     AgentHello,
     AgentInfo,
     AgentStatus,
@@ -49,6 +51,7 @@ from relay.protocol import (
     CommandRequest,
     ErrorCode,
     Heartbeat,
+    PermissionDecide,
     Role,
     TerminalInput,
     TerminalOutput,
@@ -56,7 +59,48 @@ from relay.protocol import (
 )
 
 #: Dashboard -> agent messages, with ``agent_id`` set (the hub strips it towards the sidecar).
-Control: TypeAlias = CommandRequest | TerminalInput | TerminalResize | CommandInterrupt
+Control: TypeAlias = (
+    CommandRequest | TerminalInput | TerminalResize | CommandInterrupt | PermissionDecide
+)
+#: The control messages a sidecar acks (their ``request_id`` is mapped per relay).
+Acked: TypeAlias = CommandRequest | CommandInterrupt | PermissionDecide
+#: What a change of an agent's record looks like to an observer (notifications): the
+#: info dashboards saw before (None for the first sight of the agent) and after.
+ChangeObserver: TypeAlias = Callable[[AgentInfo | None, AgentInfo], None]
+
+
+def stale_decision(
+    agent_id: str, activity: Activity | None, decide: PermissionDecide
+) -> HubError | None:
+    """``stale_decision`` unless ``decide.decision_id`` is the pending one of the agent's
+    current ``activity``."""
+    if activity is not None and activity.decision_id == decide.decision_id:
+        return None
+    none = activity is None or activity.decision_id is None
+    pending = "none is pending" if none else "another one is pending"
+    return HubError(
+        ErrorCode.STALE_DECISION,
+        f"decision '{decide.decision_id[:128]}' of agent '{agent_id}' is not pending "
+        f"({pending})",
+    )
+
+
+def info_after_activity(info: AgentInfo, activity: Activity) -> AgentInfo | None:
+    """The agent after a sidecar reported ``activity``, or None when it is ignored: an
+    exited command reports nothing more."""
+    if info.state == "exited":
+        return None
+    return dataclasses.replace(info, activity=activity)
+
+
+def same_process(info: AgentInfo, hello: AgentHello) -> bool:
+    """A hello from the sidecar already known (a reconnect keeps the activity), not a
+    new process reusing the agent id (its activity starts unknown)."""
+    return (
+        info.state != "exited"
+        and info.pid == hello.pid
+        and info.started_at == hello.started_at
+    )
 
 
 class HubError(Exception):
@@ -208,6 +252,12 @@ class Hub(Protocol):
         """Update state, pid, size and exit code; send an ``agent:status`` event.
         ``exited`` starts the forget timer; ``running``/``idle`` cancel it."""
 
+    async def agent_activity(self, conn: AgentConn, activity: Activity) -> None:
+        """(1.1) Store the sidecar's activity in the agent's info and send an
+        ``agent:status`` event. Ignored after ``exited`` and from a replaced connection.
+        A disconnect keeps the last activity; an exit, and a hello from another process
+        (another pid or ``started_at``), reset it to null."""
+
     async def agent_ack(self, conn: AgentConn, ack: CommandAck) -> None:
         """Route a sidecar's ack (relay-side ``request_id``) back to the one dashboard
         that sent the request, with that dashboard's own ``request_id`` and ``agent_id``.
@@ -250,10 +300,12 @@ class Hub(Protocol):
     async def control(self, conn: DashboardConn, msg: Control) -> None:
         """Deliver ``msg`` to the agent's live connection without ``agent_id``.
 
-        ``command:request``/``command:interrupt`` get a relay-unique ``request_id`` towards
-        the sidecar, mapped back when the ack comes. Raises ``HubError(unknown_agent)``
-        or ``HubError(agent_offline)``; never queues for later. The caller checked role
-        and scope.
+        ``command:request``/``command:interrupt``/``permission:decide`` get a
+        relay-unique ``request_id`` towards the sidecar, mapped back when the ack comes.
+        Raises ``HubError(unknown_agent)``, ``HubError(agent_offline)``, or for a
+        ``permission:decide`` whose ``decision_id`` is not the one of the agent's current
+        activity ``HubError(stale_decision)`` (checked last); never queues for later.
+        The caller checked role and scope.
         """
 
     # ------------------------------------------------------------------ reads (REST)

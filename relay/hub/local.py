@@ -22,9 +22,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from relay.hub.agent_list import AgentList
-from relay.hub.interface import AgentConn, Control, DashboardConn, HubError, OutputSlice, Scope
+from relay.hub.interface import (
+    Acked,
+    AgentConn,
+    ChangeObserver,
+    Control,
+    DashboardConn,
+    HubError,
+    OutputSlice,
+    Scope,
+    info_after_activity,
+    same_process,
+    stale_decision,
+)
 from relay.hub.scrollback import Chunk, Scrollback
 from relay.protocol import (
+    Activity,
     AgentHello,
     AgentInfo,
     AgentInfoState,
@@ -34,10 +47,9 @@ from relay.protocol import (
     AgentWelcome,
     CloseCode,
     CommandAck,
-    CommandInterrupt,
-    CommandRequest,
     ErrorCode,
     Heartbeat,
+    PermissionDecide,
     Subscribed,
     TerminalGap,
     TerminalOutput,
@@ -57,6 +69,8 @@ class _Agent:
     forget: asyncio.TimerHandle | None = None
     #: subscriber -> next offset it expects
     subscribers: dict[DashboardConn, int] = field(default_factory=dict)
+    #: The info dashboards were last told about (what a change observer compares with).
+    announced: AgentInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +98,10 @@ class LocalHub:
         scrollback_bytes: int,
         forget_after: float,
         clock: Callable[[], float] = time.time,
+        on_change: ChangeObserver | None = None,
     ) -> None:
         self._scrollback_bytes = scrollback_bytes
+        self._on_change = on_change
         self._forget_after = forget_after
         self._clock = clock
         self._agents: dict[str, _Agent] = {}
@@ -128,6 +144,8 @@ class LocalHub:
             info = self._info_from_hello(hello, now, offset=agent.scrollback.end)
             if agent.info.state == "running":  # replaced while running: no new state
                 info = dataclasses.replace(info, state_since=agent.info.state_since)
+            if same_process(agent.info, hello):  # a reconnect: what it did still holds
+                info = dataclasses.replace(info, activity=agent.info.activity)
             agent.info = info
         self._cancel_forget(agent)
         agent.conn = conn
@@ -172,12 +190,24 @@ class LocalHub:
             cols=status.cols,
             rows=status.rows,
             exit_code=status.exit_code if status.state == "exited" else None,
+            signal=status.signal if status.state == "exited" else None,
+            activity=None if status.state == "exited" else agent.info.activity,
         )
         self._stamp(agent, info)
         if status.state == "exited":
             self._schedule_forget(agent)
         else:
             self._cancel_forget(agent)
+        self._broadcast_status(agent)
+
+    async def agent_activity(self, conn: AgentConn, activity: Activity) -> None:
+        agent = self._live(conn)
+        if agent is None:
+            return
+        info = info_after_activity(agent.info, activity)
+        if info is None:
+            return
+        self._stamp(agent, info)
         self._broadcast_status(agent)
 
     async def agent_ack(self, conn: AgentConn, ack: CommandAck) -> None:
@@ -252,7 +282,11 @@ class LocalHub:
         target = agent.conn
         if target is None:
             raise HubError(ErrorCode.AGENT_OFFLINE, f"agent '{agent_id}' is not connected")
-        if isinstance(msg, CommandRequest | CommandInterrupt):
+        if isinstance(msg, PermissionDecide):
+            stale = stale_decision(agent_id, agent.info.activity, msg)
+            if stale is not None:
+                raise stale
+        if isinstance(msg, Acked):
             self._counter += 1
             relay_rid = f"{self._prefix}.{self._counter}"
             self._pending[relay_rid] = _Pending(conn, msg.request_id, agent_id, target)
@@ -325,6 +359,9 @@ class LocalHub:
         )
 
     def _broadcast_status(self, agent: _Agent) -> None:
+        old, agent.announced = agent.announced, agent.info
+        if self._on_change is not None:
+            self._on_change(old, agent.info)
         text = encode(AgentStatusEvent(agent=agent.info))
         agent_id = agent.info.agent_id
         for dashboard in self._dashboards:

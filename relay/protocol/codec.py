@@ -43,6 +43,7 @@ from relay.protocol.messages import (
 from relay.protocol.validate import (
     BUILDERS,
     Fields,
+    build_activity,
     json_kind,
     request_ref,
 )
@@ -122,6 +123,22 @@ def activity_dict(activity: Activity) -> dict[str, Any]:
         "agent_kind": activity.agent_kind,
         "source": activity.source,
     }
+
+
+def encode_activity(activity: Activity) -> str:
+    """An activity as JSON text (how stores keep it)."""
+    return _dumps(activity_dict(activity))
+
+
+def decode_activity(text: str | bytes) -> Activity:
+    """The inverse of :func:`encode_activity`; raises :class:`ProtocolError`."""
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError(ErrorCode.INVALID_JSON, "the activity is not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "an activity must be a JSON object")
+    return build_activity(Fields("activity", obj))
 
 
 def agent_info_dict(info: AgentInfo) -> dict[str, Any]:

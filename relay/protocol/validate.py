@@ -245,7 +245,7 @@ def _build_option(f: Fields, value: Any) -> ActivityOption:
     return _construct(f, lambda: ActivityOption(label=item.str_("label"), keys=item.str_("keys")))
 
 
-def _build_activity(f: Fields) -> Activity:
+def build_activity(f: Fields) -> Activity:
     """``f`` is the activity object; the rules between fields are Activity's own."""
     options = f.list_("options", required=False, max_len=MAX_OPTIONS)
     return _construct(
@@ -296,7 +296,7 @@ def _build_agent_info(f: Fields) -> AgentInfo:
         offset=f.int_("offset", lo=0, hi=MAX_OFFSET),
         state_since=f.num("state_since", required=False),
         signal=f.str_("signal", required=False),
-        activity=None if activity is None else _build_activity(activity),
+        activity=None if activity is None else build_activity(activity),
     )
 
 
@@ -428,7 +428,7 @@ def _build_subscribe(f: Fields) -> Subscribe:
 def _build_agent_activity(f: Fields) -> AgentActivity:
     activity = f.obj_("activity")
     assert activity is not None
-    return AgentActivity(activity=_build_activity(activity))
+    return AgentActivity(activity=build_activity(activity))
 
 
 def _build_decide(f: Fields, with_agent: bool) -> PermissionDecide:

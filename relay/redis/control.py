@@ -21,10 +21,17 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from relay.hub.interface import AgentConn, Control, DashboardConn, HubError
-from relay.protocol import CommandAck, CommandInterrupt, CommandRequest, ErrorCode, encode
+from relay.hub.interface import (
+    Acked,
+    AgentConn,
+    Control,
+    DashboardConn,
+    HubError,
+    stale_decision,
+)
+from relay.protocol import CommandAck, ErrorCode, PermissionDecide, encode, encode_activity
 from relay.redis.bus import REDIS_DOWN, JsonObj
-from relay.redis.keys import Keys, Record
+from relay.redis.keys import Keys, Record, activity_of
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +91,14 @@ class Routing:
         agent_id = msg.agent_id
         assert agent_id is not None
         try:
-            static, conn_id, relay_id, version = await self._client.hmget(
-                self._keys.agent(agent_id), ["static", "conn", "relay", "v"]
+            static, conn_id, relay_id, version, activity = await self._client.hmget(
+                self._keys.agent(agent_id), ["static", "conn", "relay", "v", "activity"]
             )
-            route = (_s(static), _s(conn_id), _s(relay_id), int(version or 0))
+            route = (_s(static), _s(conn_id), _s(relay_id), int(version or 0), _s(activity))
         except REDIS_DOWN:
             self._on_down()
             route = self._cached_route(agent_id)
-        known, target, relay_id, seen_version = route
+        known, target, relay_id, seen_version, activity_json = route
         if not known:
             raise HubError(ErrorCode.UNKNOWN_AGENT, f"unknown agent '{agent_id}'")
         offline = HubError(ErrorCode.AGENT_OFFLINE, f"agent '{agent_id}' is not connected")
@@ -100,8 +107,12 @@ class Routing:
         local = self._local.get(agent_id) if relay_id == self._relay_id else None
         if relay_id == self._relay_id and (local is None or local.conn_id != target):
             raise offline
+        if isinstance(msg, PermissionDecide):
+            stale = stale_decision(agent_id, activity_of(activity_json), msg)
+            if stale is not None:
+                raise stale
         rid: str | None = None
-        if isinstance(msg, CommandRequest | CommandInterrupt):
+        if isinstance(msg, Acked):
             self._counter += 1
             rid = f"{self._relay_id}.{self._counter}"
             self.pending[rid] = _Pending(conn, msg.request_id, agent_id, target, seen_version)
@@ -162,11 +173,12 @@ class Routing:
                 error = message.get("error")
                 self._answer(pending, bool(message["ok"]), None if error is None else str(error))
 
-    def _cached_route(self, agent_id: str) -> tuple[str, str, str, int]:
+    def _cached_route(self, agent_id: str) -> tuple[str, str, str, int, str]:
         record = self._agents.get(agent_id)
         if record is None:
-            return "", "", "", 0
-        return "cached", record.conn, record.relay, record.version
+            return "", "", "", 0, ""
+        activity = "" if record.info.activity is None else encode_activity(record.info.activity)
+        return "cached", record.conn, record.relay, record.version, activity
 
     def _answer(self, pending: _Pending, ok: bool, error: str | None) -> None:
         if pending.dashboard not in self._dashboards:

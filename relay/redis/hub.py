@@ -47,8 +47,18 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from relay.hub.agent_list import AgentList
-from relay.hub.interface import AgentConn, Control, DashboardConn, HubError, OutputSlice, Scope
+from relay.hub.interface import (
+    AgentConn,
+    ChangeObserver,
+    Control,
+    DashboardConn,
+    HubError,
+    OutputSlice,
+    Scope,
+    info_after_activity,
+)
 from relay.protocol import (
+    Activity,
     AgentHello,
     AgentInfo,
     AgentInfoState,
@@ -101,8 +111,10 @@ class RedisHub:
         clock: Callable[[], float] = time.time,
         read_block: float = 5.0,
         slow_consumer_bytes: int | None = None,
+        on_change: ChangeObserver | None = None,
     ) -> None:
         self._url = url
+        self._on_change = on_change
         self._scrollback_bytes = scrollback_bytes
         self._forget_after = forget_after
         self._liveness_ttl = liveness_ttl
@@ -300,6 +312,19 @@ class RedisHub:
             self._schedule_forget(agent_id)
         elif changed:
             self._cancel_forget(agent_id)
+
+    async def agent_activity(self, conn: AgentConn, activity: Activity) -> None:
+        agent_id = conn.agent_id
+        if self._local.get(agent_id) is not conn:
+            return
+        try:
+            await self._store.activity(agent_id, conn.conn_id, activity, self._clock())
+        except REDIS_DOWN:
+            self._down()
+            record = self._agents.get(agent_id)
+            info = None if record is None else info_after_activity(record.info, activity)
+            if record is not None and info is not None:
+                self._local_update(record, info, conn=conn.conn_id)
 
     async def agent_ack(self, conn: AgentConn, ack: CommandAck) -> None:
         await self.agent_seen(conn)
@@ -518,7 +543,10 @@ class RedisHub:
                     dashboard.peer.send_text(text)
             del feed
             return
+        old = self._agents.get(agent_id)
         self._agents[agent_id] = record
+        if self._on_change is not None:
+            self._on_change(None if old is None else old.info, record.info)
         local = self._local.get(agent_id)
         if (
             local is not None
@@ -538,6 +566,8 @@ class RedisHub:
     def _local_update(self, record: Record, info: AgentInfo, *, conn: str) -> None:
         """Redis is down: keep this relay's copy and its dashboards current."""
         self._agents[info.agent_id] = dataclasses.replace(record, info=info, conn=conn)
+        if self._on_change is not None:
+            self._on_change(record.info, info)
         self._broadcast_status(info)
 
     def _broadcast_status(self, info: AgentInfo) -> None:

@@ -25,7 +25,11 @@ Record fields: ``static`` (JSON of name, host, command, labels, started_at), ``s
 ``since`` (state_since: set by every script that changes ``state``, in the same call;
 missing in records an older relay wrote, read as None),
 ``end``/``start`` (the stream's end and oldest retained offset), ``conn``/``relay`` (the
-live connection and its relay; empty when none), ``v`` (the record's version).
+live connection and its relay; empty when none), ``v`` (the record's version),
+(1.1) ``signal`` (the signal that ended the command; empty for none) and ``activity``
+(JSON of the sidecar's last activity; empty for none). Records an older relay wrote lack
+the last two: read as none. An activity that does not decode (written by a newer relay
+with rules this one does not know) is read as none as well.
 """
 
 from __future__ import annotations
@@ -34,7 +38,15 @@ import json
 from dataclasses import dataclass
 from typing import Any, cast
 
-from relay.protocol import AgentHello, AgentInfo, AgentInfoState
+from relay.protocol import (
+    Activity,
+    AgentHello,
+    AgentInfo,
+    AgentInfoState,
+    ProtocolError,
+    decode_activity,
+    encode_activity,
+)
 
 DEFAULT_PREFIX = "agent-relay"
 
@@ -126,6 +138,19 @@ def static_of(info: AgentInfo) -> str:
     )
 
 
+def opt_activity(activity: Activity | None) -> str:
+    return "" if activity is None else encode_activity(activity)
+
+
+def activity_of(text: str) -> Activity | None:
+    if not text:
+        return None
+    try:
+        return decode_activity(text)
+    except ProtocolError:
+        return None
+
+
 def opt_int(value: int | None) -> str:
     return "" if value is None else str(value)
 
@@ -177,6 +202,8 @@ def record_from_fields(agent_id: str, fields: dict[str, str]) -> Record | None:
         last_seen=float(fields.get("seen", "0")),
         offset=int(fields.get("end", "0")),
         state_since=float(since) if since else None,
+        signal=fields.get("signal") or None,
+        activity=activity_of(fields.get("activity", "")),
     )
     return Record(
         info=info,

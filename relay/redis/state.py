@@ -8,6 +8,11 @@ are published in version order and a relay that applies them in order holds an e
 copy (see ``relay.redis.bus``). Because each transition is conditional, two relays that
 try the same one (two sweepers, a local forget timer and a sweeper) make it happen once.
 
+(1.1) ``activity`` is written by ACTIVITY_LUA (not after ``exited``), emptied by an exit
+and by a hello from another process (another ``pid`` or ``started_at``); a hello from the
+same process (a reconnect) and a disconnect keep it. ``signal`` is written by an exit and
+emptied by every other status and by a hello.
+
 Every script that writes ``state`` also sets ``since`` (AgentInfo's ``state_since``) in
 the same call, to its ``now``, when the state it writes differs from the one stored; a
 status that keeps the state (a resize) leaves it. :func:`status_info` and
@@ -32,12 +37,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from relay.protocol import AgentHello, AgentInfo, AgentInfoState, AgentStatus
+from relay.protocol import Activity, AgentHello, AgentInfo, AgentInfoState, AgentStatus
 from relay.redis.keys import (
     Keys,
     Record,
     decode_fields,
     num,
+    opt_activity,
     opt_int,
     opt_num,
     record_from_fields,
@@ -65,9 +71,16 @@ end
 ATTACH_LUA = _PRELUDE + """
 local old_conn = redis.call('HGET', rec, 'conn') or ''
 local old_relay = redis.call('HGET', rec, 'relay') or ''
-if redis.call('HGET', rec, 'state') ~= 'running' then
+local old_state = redis.call('HGET', rec, 'state')
+if old_state ~= 'running' then
   redis.call('HSET', rec, 'since', ARGV[9])
 end
+local old_static = redis.call('HGET', rec, 'static')
+local same = old_state and old_state ~= 'exited' and old_static
+  and (redis.call('HGET', rec, 'pid') or '') == ARGV[6]
+  and cjson.decode(old_static)['started_at'] == cjson.decode(ARGV[5])['started_at']
+if not same then redis.call('HSET', rec, 'activity', '') end
+redis.call('HSET', rec, 'signal', '')
 redis.call('HSET', rec, 'static', ARGV[5], 'state', 'running', 'pid', ARGV[6],
            'cols', ARGV[7], 'rows', ARGV[8], 'exit_code', '', 'seen', ARGV[9],
            'conn', ARGV[3], 'relay', ARGV[4])
@@ -80,19 +93,29 @@ publish()
 return {old_conn, old_relay, redis.call('HGET', rec, 'end'), redis.call('HGET', rec, 'v')}
 """
 
-# ARGV: 3 conn, 4 state, 5 pid, 6 cols, 7 rows, 8 exit_code, 9 now, 10 forget_at
+# ARGV: 3 conn, 4 state, 5 pid, 6 cols, 7 rows, 8 exit_code, 9 now, 10 forget_at, 11 signal
 STATUS_LUA = _PRELUDE + """
 if redis.call('HGET', rec, 'conn') ~= ARGV[3] then return 0 end
 if redis.call('HGET', rec, 'state') ~= ARGV[4] then
   redis.call('HSET', rec, 'since', ARGV[9])
 end
 redis.call('HSET', rec, 'state', ARGV[4], 'pid', ARGV[5], 'cols', ARGV[6], 'rows', ARGV[7],
-           'exit_code', ARGV[8], 'seen', ARGV[9])
+           'exit_code', ARGV[8], 'seen', ARGV[9], 'signal', ARGV[11])
 if ARGV[4] == 'exited' then
+  redis.call('HSET', rec, 'activity', '')
   redis.call('ZADD', forget, ARGV[10], id)
 else
   redis.call('ZREM', forget, id)
 end
+publish()
+return 1
+"""
+
+# ARGV: 3 conn, 4 activity JSON, 5 now
+ACTIVITY_LUA = _PRELUDE + """
+if redis.call('HGET', rec, 'conn') ~= ARGV[3] then return 0 end
+if redis.call('HGET', rec, 'state') == 'exited' then return 0 end
+redis.call('HSET', rec, 'activity', ARGV[4], 'seen', ARGV[5])
 publish()
 return 1
 """
@@ -149,7 +172,8 @@ return 1
 
 # ARGV: 3 conn, 4 relay, 5 static, 6 state, 7 pid, 8 cols, 9 rows, 10 exit_code, 11 now,
 # 12 end (used when the record is missing: Redis lost it), 13 the relay's state_since
-# (empty when unknown): kept when Redis has the same state, else used, else now
+# (empty when unknown): kept when Redis has the same state, else used, else now;
+# 14 activity JSON, 15 signal (this relay's view, both empty for none)
 REASSERT_LUA = _PRELUDE + """
 local since = ARGV[13]
 if redis.call('EXISTS', rec) == 1 then
@@ -167,7 +191,7 @@ end
 if since ~= '' then redis.call('HSET', rec, 'since', since) end
 redis.call('HSET', rec, 'static', ARGV[5], 'state', ARGV[6], 'pid', ARGV[7], 'cols', ARGV[8],
            'rows', ARGV[9], 'exit_code', ARGV[10], 'seen', ARGV[11],
-           'conn', ARGV[3], 'relay', ARGV[4])
+           'conn', ARGV[3], 'relay', ARGV[4], 'activity', ARGV[14], 'signal', ARGV[15])
 redis.call('SADD', agents, id)
 redis.call('HSET', live, id, ARGV[4])
 redis.call('ZREM', forget, id)
@@ -236,6 +260,7 @@ class AgentStore:
         self._keys = keys
         self._attach = client.register_script(ATTACH_LUA)
         self._status = client.register_script(STATUS_LUA)
+        self._activity = client.register_script(ACTIVITY_LUA)
         self._seen = client.register_script(SEEN_LUA)
         self._detach = client.register_script(DETACH_LUA)
         self._sweep_dead = client.register_script(SWEEP_DEAD_LUA)
@@ -273,8 +298,19 @@ class AgentStore:
             keys=self._keys_for(agent_id),
             args=self._args(
                 agent_id, conn_id, info.state, opt_int(info.pid), info.cols, info.rows,
-                opt_int(info.exit_code), num(now), num(forget_at),
+                opt_int(info.exit_code), num(now), num(forget_at), info.signal or "",
             ),
+        )
+        return bool(res)
+
+    async def activity(
+        self, agent_id: str, conn_id: str, activity: Activity, now: float
+    ) -> bool:
+        """Store the sidecar's activity; False when ``conn_id`` is not the live
+        connection or the command exited."""
+        res = await self._activity(
+            keys=self._keys_for(agent_id),
+            args=self._args(agent_id, conn_id, opt_activity(activity), num(now)),
         )
         return bool(res)
 
@@ -316,7 +352,7 @@ class AgentStore:
             args=self._args(
                 info.agent_id, conn_id, relay_id, static_of(info), info.state,
                 opt_int(info.pid), info.cols, info.rows, opt_int(info.exit_code), num(now), end,
-                opt_num(info.state_since),
+                opt_num(info.state_since), opt_activity(info.activity), info.signal or "",
             ),
         )
         return int(res)
@@ -387,6 +423,8 @@ def status_info(
         last_seen=now,
         offset=offset,
         state_since=_entered(base, status.state, now) if base else now,
+        signal=status.signal if status.state == "exited" else None,
+        activity=base.activity if base and status.state != "exited" else None,
     )
 
 
