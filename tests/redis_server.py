@@ -81,3 +81,25 @@ async def redis_server() -> AsyncIterator[RedisServer]:
     finally:
         with contextlib.suppress(ProcessLookupError):
             await server.stop(kill=True)
+
+
+async def stream_entries(client: aioredis.Redis, key: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """``XRANGE key - +`` as ``(entry id, fields)`` pairs (bytes: clients here never decode)."""
+    entries = []
+    for entry_id, fields in await client.xrange(key) or []:
+        assert isinstance(entry_id, bytes), entry_id
+        assert fields is not None, entry_id
+        pairs: dict[bytes, bytes] = {}
+        for name, value in fields.items():
+            assert isinstance(name, bytes), name
+            assert isinstance(value, bytes), value
+            pairs[name] = value
+        entries.append((entry_id, pairs))
+    return entries
+
+
+async def hash_int(client: aioredis.Redis, key: str, field: str) -> int:
+    """An integer field of a hash; fails the test when it is missing."""
+    value = await client.hget(key, field)
+    assert value is not None, f"{key} has no field {field}"
+    return int(value)

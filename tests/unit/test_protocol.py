@@ -348,7 +348,7 @@ INVALID: list[tuple[Direction, str, ErrorCode, str]] = [
      ErrorCode.INVALID_MESSAGE, "'state_since' must be a number"),
     # ---- 1.1: activity
     *[
-        (A2R, json.dumps({"type": "agent:activity", "activity": {**WAITING_JSON, **change}}),
+        (A2R, json.dumps({"type": "agent:activity", "activity": {**WAITING_JSON, **typing.cast(dict[str, Any], change)}}),
          ErrorCode.INVALID_MESSAGE, mentions)
         for change, mentions in [
             ({"state": "busy"}, "'state' must be one of"),

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 
 from relay.redis.keys import Keys
 from relay.redis.stream import OutputStore
-from tests.redis_server import RedisServer, redis_server
+from tests.redis_server import RedisServer, redis_server, stream_entries
 
 __all__ = ["redis_server"]
 
@@ -129,7 +129,7 @@ async def test_pieces_in_one_call_become_one_entry_each_and_keep_only_the_new_ta
     assert overlap.chunk is not None
     assert (overlap.chunk.offset, overlap.chunk.data) == (4, b"efgh")
     assert await _bytes(store) == (0, 8, b"abcdefgh")
-    entries = await client.xrange(KEYS.out("a"))
+    entries = await stream_entries(client, KEYS.out("a"))
     assert [(e[0], e[1][b"d"]) for e in entries] == [
         (b"2-0", b"ab"), (b"4-0", b"cd"), (b"6-0", b"ef"), (b"8-0", b"gh")
     ]

@@ -30,7 +30,7 @@ async def client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
     c = redis_server.client()
     await c.hset(KEYS.agent("a"), mapping={"static": "{}", "conn": "c1", "end": 0, "start": 0})
     yield c
-    await c.execute_command("CLIENT", "UNPAUSE")
+    await c.client_unpause()
     await c.aclose()
 
 
@@ -47,7 +47,7 @@ async def test_close_answers_a_waiter_whose_append_never_completed(
         is_live=lambda agent_id, conn_id: True, reassert=_never_reasserted,
         on_down=lambda: None,
     )
-    await client.execute_command("CLIENT", "PAUSE", "60000", "WRITE")
+    await client.client_pause(60_000, all=False)
     appends.push("a", "c1", 0, b"held by the pause", None)
     waiter = asyncio.create_task(appends.received("a"))
     async with asyncio.timeout(10):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jwt
 import pytest
 from click.testing import CliRunner
 
 from agent_sidecar import __version__
 from agent_sidecar.cli import main
+from relay.config import RelayConfig
 
 SECRET = "a-secret-that-is-long-enough-for-hs256-0123456789"
 
@@ -53,8 +52,13 @@ def test_help_never_shows_a_secret_from_the_environment(command: str) -> None:
 def test_relay_passes_the_redis_tunables_to_its_config(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    seen: list[Any] = []
-    monkeypatch.setattr("agent_sidecar.cli.relay._serve", lambda config: seen.append(config) or 0)
+    seen: list[RelayConfig] = []
+
+    def serve(config: RelayConfig) -> int:
+        seen.append(config)
+        return 0
+
+    monkeypatch.setattr("agent_sidecar.cli.relay._serve", serve)
     result = CliRunner().invoke(
         main,
         ["relay", "--redis", "redis://127.0.0.1:1/0", "--redis-liveness-ttl", "4",

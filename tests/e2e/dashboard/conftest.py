@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -14,12 +14,18 @@ from .harness import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    FakeAgent,
+    CustomRelay,
     LoopThread,
+    MakeAgent,
+    NewPage,
     Relay,
     Sidecar,
+    StartSidecar,
     fake_agents,
 )
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ConsoleMessage, Page
 
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
@@ -64,25 +70,37 @@ def relay(loop: LoopThread) -> Iterator[Relay]:
 
 
 @pytest.fixture
-def make_agent(loop: LoopThread, relay: Relay) -> Iterator[Callable[..., FakeAgent]]:
+def make_agent(loop: LoopThread, relay: Relay) -> Iterator[MakeAgent]:
     with fake_agents(loop, relay) as make:
         yield make
 
 
+def _console_error(message: ConsoleMessage, errors: list[str]) -> None:
+    if message.type == "error":
+        errors.append(message.text)
+
+
 @pytest.fixture
-def new_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+def page_errors() -> list[str]:
+    """Console errors and uncaught page errors of every page this test opened."""
+    return []
+
+
+@pytest.fixture
+def new_page(
+    browser: Any, request: pytest.FixtureRequest, page_errors: list[str]
+) -> Iterator[NewPage]:
     """``page = new_page()``: a fresh browser context (own sessionStorage) and page;
-    console errors and page errors are collected on ``page.errors``."""
+    its console errors and page errors are collected in ``page_errors``."""
     contexts: list[Any] = []
 
-    def make(width: int = 1440, height: int = 900) -> Any:
+    def make(width: int = 1440, height: int = 900) -> Page:
         context = browser.new_context(viewport={"width": width, "height": height})
         contexts.append(context)
-        page = context.new_page()
+        page: Page = context.new_page()
         page.set_default_timeout(10_000)
-        page.errors = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+        page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+        page.on("console", lambda m: _console_error(m, page_errors))
         return page
 
     yield make
@@ -96,7 +114,7 @@ def new_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[
 
 
 @pytest.fixture
-def sidecar(relay: Relay) -> Iterator[Callable[..., Sidecar]]:
+def sidecar(relay: Relay) -> Iterator[StartSidecar]:
     """``sidecar("a1", ["python3", "-c", ...], "--name", "x")``: the real CLI."""
     started: list[Sidecar] = []
 
@@ -111,12 +129,12 @@ def sidecar(relay: Relay) -> Iterator[Callable[..., Sidecar]]:
 
 
 @pytest.fixture
-def custom_relay(loop: LoopThread) -> Iterator[Callable[..., tuple[Relay, Callable[..., FakeAgent]]]]:
+def custom_relay(loop: LoopThread) -> Iterator[CustomRelay]:
     """``relay, make_agent = custom_relay(scrollback_bytes=...)``: a relay with other
     limits and a fake-agent factory bound to it; all stopped at teardown."""
     with contextlib.ExitStack() as stack:
 
-        def make(**overrides: Any) -> tuple[Relay, Callable[..., FakeAgent]]:
+        def make(**overrides: Any) -> tuple[Relay, MakeAgent]:
             r = Relay(loop, **overrides)
             stack.callback(r.stop)
             return r, stack.enter_context(fake_agents(loop, r))

@@ -20,14 +20,18 @@ import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import aiohttp
 
 from relay import protocol
 from relay.auth import mint_token
 from relay.config import RelayConfig
+from relay.protocol import Role
 from relay.server import RunningRelay, start_relay
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 T = TypeVar("T")
 
@@ -41,8 +45,8 @@ CHROMIUM_ARGS = [
 ARTIFACTS = REPO / "test-artifacts"
 
 
-def token(role: str, sub: str = "tester", agents: list[str] | None = None, ttl: float = 600) -> str:
-    return mint_token(SECRET, sub=sub, role=role, agents=agents, ttl=ttl)  # type: ignore[arg-type]
+def token(role: Role, sub: str = "tester", agents: list[str] | None = None, ttl: float = 600) -> str:
+    return mint_token(SECRET, sub=sub, role=role, agents=agents, ttl=ttl)
 
 
 class LoopThread:
@@ -102,7 +106,7 @@ class Relay:
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://", 1)
 
-    def dashboard_url(self, role: str = "operator", **claims: Any) -> str:
+    def dashboard_url(self, role: Role = "operator", **claims: Any) -> str:
         return f"{self.url}/#token={token(role, **claims)}"
 
 
@@ -318,3 +322,10 @@ def relay_view(page: Any, agent_id: str) -> str:
         return f"{info} tail={tail!r}"
     except Exception as exc:  # diagnostics only
         return f"(unavailable: {exc})"
+
+
+#: The fixtures' types, for the tests' signatures.
+MakeAgent: TypeAlias = Callable[..., FakeAgent]
+NewPage: TypeAlias = "Callable[..., Page]"
+StartSidecar: TypeAlias = Callable[..., Sidecar]
+CustomRelay: TypeAlias = Callable[..., tuple[Relay, MakeAgent]]

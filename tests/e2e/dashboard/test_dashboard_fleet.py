@@ -5,18 +5,28 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, Page, expect
 
-from .harness import ARTIFACTS, pane_selector, token, wait_for_buffer
+from .harness import (
+    ARTIFACTS,
+    MakeAgent,
+    NewPage,
+    Relay,
+    pane_selector,
+    token,
+    wait_for_buffer,
+)
 
 pytestmark = pytest.mark.browser
 
 
-def row(page, agent_id):
+def row(page: Page, agent_id: str) -> Locator:
     return page.locator(f'.agent-row[data-agent-id="{agent_id}"]')
 
 
-def test_agents_appear_live_and_exit_shows_code(relay, make_agent, new_page):
+def test_agents_appear_live_and_exit_shows_code(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage
+) -> None:
     page = new_page()
     page.goto(relay.dashboard_url("operator"))
     expect(page.locator("#conn-text")).to_have_text("connected")
@@ -42,7 +52,9 @@ def test_agents_appear_live_and_exit_shows_code(relay, make_agent, new_page):
     expect(r.locator(".agent-state")).to_have_text(re.compile(r"exited 3|disconnected"))
 
 
-def test_filter_by_text_and_by_state(relay, make_agent, new_page):
+def test_filter_by_text_and_by_state(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage
+) -> None:
     make_agent("web-1", name="frontend", labels={"team": "web"})
     db = make_agent("db-1", name="migrations", labels={"team": "data"})
     db.status("idle")
@@ -66,7 +78,9 @@ def test_filter_by_text_and_by_state(relay, make_agent, new_page):
     expect(page.locator(".agent-row:visible")).to_have_count(2)
 
 
-def test_preview_shows_last_line_without_opening_the_terminal(relay, make_agent, new_page):
+def test_preview_shows_last_line_without_opening_the_terminal(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage
+) -> None:
     agent = make_agent("chatty")
     agent.output("".join(f"noise line {i}\r\n" for i in range(2000)))
     agent.output("\x1b[1;32mDone:\x1b[0m 42 tests passed\r\n\r\n")
@@ -79,7 +93,9 @@ def test_preview_shows_last_line_without_opening_the_terminal(relay, make_agent,
     expect(row(page, "chatty").locator(".agent-preview")).to_have_text("waiting for input>")
 
 
-def test_malicious_names_labels_and_output_render_as_text(relay, make_agent, new_page):
+def test_malicious_names_labels_and_output_render_as_text(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage, page_errors: list[str]
+) -> None:
     evil = '<img src=x onerror="window.__pwned=1">'
     agent = make_agent(
         "evil-1", name=evil, host="<b>host</b>",
@@ -99,23 +115,25 @@ def test_malicious_names_labels_and_output_render_as_text(relay, make_agent, new
     expect(page.locator(pane_selector("evil-1")).locator(".pane-title")).to_have_text(evil)
     assert page.locator("img, svg:not(.xterm svg), b, i, script:not([src]):not([type])").count() == 0
     assert page.evaluate("() => window.__pwned") is None
-    assert not page.errors
+    assert not page_errors
 
 
-def test_token_fragment_is_removed_and_reload_reconnects(relay, make_agent, new_page):
+def test_token_fragment_is_removed_and_reload_reconnects(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage
+) -> None:
     make_agent("a1")
     page = new_page()
     page.goto(relay.dashboard_url("operator"))
     expect(page.locator("#conn-text")).to_have_text("connected")
     assert "token" not in page.url
-    assert page.url.rstrip("/").endswith(str(relay.running.port))
+    assert page.url.rstrip("/").endswith(str(relay.config.port))
     page.reload()
     expect(page.locator("#conn-text")).to_have_text("connected")
     expect(row(page, "a1")).to_be_visible()
     expect(page.locator("#token-dialog")).to_be_hidden()
 
 
-def test_without_token_asks_and_a_refused_token_says_so(relay, new_page):
+def test_without_token_asks_and_a_refused_token_says_so(relay: Relay, new_page: NewPage) -> None:
     page = new_page()
     page.goto(relay.url + "/")
     dialog = page.locator("#token-dialog")
@@ -136,13 +154,14 @@ def test_without_token_asks_and_a_refused_token_says_so(relay, new_page):
     expect(dialog).to_be_hidden()
 
 
-def test_agent_token_is_refused_as_forbidden(relay, new_page):
+def test_agent_token_is_refused_as_forbidden(relay: Relay, new_page: NewPage) -> None:
     page = new_page()
     page.goto(relay.url + "/#token=" + token("agent", sub="a1"))
     expect(page.locator("#token-message")).to_contain_text("Refused (4403)")
 
 
-def test_screenshot_of_a_busy_fleet(relay, make_agent, new_page):
+def test_screenshot_of_a_busy_fleet(relay: Relay, make_agent: MakeAgent, new_page: NewPage, page_errors: list[str]
+) -> None:
     """Saved as test-artifacts/dashboard.png (and a laptop-width one) for a human look."""
     agents = [
         make_agent("claude-api", name="claude: api refactor", host="devbox-1",
@@ -175,5 +194,4 @@ def test_screenshot_of_a_busy_fleet(relay, make_agent, new_page):
     row(laptop, "claude-api").click()
     wait_for_buffer(laptop, "claude-api", "Run the test suite now?")
     laptop.screenshot(path=str(ARTIFACTS / "dashboard-laptop-viewer.png"))
-    assert not page.errors
-    assert not laptop.errors
+    assert not page_errors

@@ -85,7 +85,9 @@ def serve(loop: LoopThread) -> Iterator[Callable[[Path], Server]]:
         server.close()
 
 
-def test_index_has_a_strict_csp_that_allows_only_its_import_map(serve, tmp_path):
+def test_index_has_a_strict_csp_that_allows_only_its_import_map(
+    serve: Callable[[Path], Server], tmp_path: Path
+) -> None:
     resp = serve(static_copy(tmp_path, with_vendor=True)).get("/")
     assert resp.status == 200
     html = resp.text
@@ -113,8 +115,8 @@ def test_index_has_a_strict_csp_that_allows_only_its_import_map(serve, tmp_path)
     ],
 )
 def test_allow_listed_files_have_types_and_cache_headers(
-    serve, tmp_path, path, content_type, cache
-):
+    serve: Callable[[Path], Server], tmp_path: Path, path: str, content_type: str, cache: str
+) -> None:
     client = serve(static_copy(tmp_path, with_vendor=True))
     resp = client.get(path)
     assert resp.status == 200
@@ -140,14 +142,18 @@ def test_allow_listed_files_have_types_and_cache_headers(
         "/static/nope.js",
     ],
 )
-def test_anything_not_allow_listed_is_404(serve, tmp_path, path):
+def test_anything_not_allow_listed_is_404(
+    serve: Callable[[Path], Server], tmp_path: Path, path: str
+) -> None:
     root = static_copy(tmp_path, with_vendor=True)
     (root / "vendor" / "xterm.mjs.map").write_text("{}")
     (root / "dashboard.py").write_text("secret = 1")
     assert serve(root).get(path).status == 404
 
 
-def test_missing_vendor_files_give_a_clear_page_and_a_log_line(serve, tmp_path, caplog):
+def test_missing_vendor_files_give_a_clear_page_and_a_log_line(
+    serve: Callable[[Path], Server], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="relay.handlers.page")
     server = serve(static_copy(tmp_path, with_vendor=False))
     assert "scripts/fetch-assets" in caplog.text

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
+from playwright.sync_api import Page
 
 from relay.protocol import encode_binary_output
+
+from .harness import NewPage, Relay
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def page(relay, new_page):
+def page(relay: Relay, new_page: NewPage) -> Page:
     p = new_page()
     p.goto(relay.url + "/")  # no token: the page just asks for one
     return p
 
 
-def run(page, body, arg=None):
+def run(page: Page, body: str, arg: object = None) -> Any:
     """Evaluate ``body`` (statements using ``output``, ``connection`` and ``arg``) in the
     page. The page's CSP (Trusted Types) refuses ``new Function(string)``, so the body
     is spliced into the expression that Playwright evaluates."""
@@ -42,13 +46,13 @@ def run(page, body, arg=None):
         (b"", ""),
     ],
 )
-def test_preview_line(page, raw, expected):
+def test_preview_line(page: Page, raw: bytes, expected: str) -> None:
     got = run(page, "return output.previewLine(Uint8Array.from(atob(arg), c => c.charCodeAt(0)));",
               base64.b64encode(raw).decode())
     assert got == expected
 
 
-def test_binary_frame_parses_what_the_relay_encodes(page):
+def test_binary_frame_parses_what_the_relay_encodes(page: Page) -> None:
     frame = encode_binary_output("agent.7:x", 2**40 + 5, "h\u00e9".encode())
     got = run(page, """
         const bytes = Uint8Array.from(atob(arg), c => c.charCodeAt(0));
@@ -57,7 +61,7 @@ def test_binary_frame_parses_what_the_relay_encodes(page):
     assert got == ["agent.7:x", 2**40 + 5, list("h\u00e9".encode())]
 
 
-def test_backoff_grows_exponentially_with_bounded_jitter(page):
+def test_backoff_grows_exponentially_with_bounded_jitter(page: Page) -> None:
     got = run(page, """
         const d = (a, r) => connection.backoffDelay(a, r);
         return [d(0, 0), d(0, 0.999), d(3, 0), d(3, 0.999), d(30, 0), d(30, 0.999)];""")

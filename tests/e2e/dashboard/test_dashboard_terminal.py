@@ -7,10 +7,15 @@ from __future__ import annotations
 import time
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, Page, expect
 
 from .harness import (
     ECHO_CHILD,
+    CustomRelay,
+    MakeAgent,
+    NewPage,
+    Relay,
+    StartSidecar,
     buffer_text,
     pane_selector,
     token,
@@ -20,14 +25,16 @@ from .harness import (
 pytestmark = pytest.mark.browser
 
 
-def open_terminal(page, agent_id):
+def open_terminal(page: Page, agent_id: str) -> Locator:
     page.locator(f'.agent-row[data-agent-id="{agent_id}"]').click()
     pane = page.locator(pane_selector(agent_id))
     expect(pane).to_be_visible()
     return pane
 
 
-def test_scrollback_replays_then_goes_live_with_utf8_split_across_chunks(relay, make_agent, new_page):
+def test_scrollback_replays_then_goes_live_with_utf8_split_across_chunks(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage
+) -> None:
     agent = make_agent("a1")
     agent.output("before open: línea 1\r\n")
     text = "split: café 日本語 🚀\r\n".encode()
@@ -44,7 +51,9 @@ def test_scrollback_replays_then_goes_live_with_utf8_split_across_chunks(relay, 
     assert lines[:3] == ["before open: línea 1", "split: café 日本語 🚀", "live: ok"]
 
 
-def test_typing_in_the_terminal_reaches_the_agent(relay, sidecar, new_page):
+def test_typing_in_the_terminal_reaches_the_agent(
+    relay: Relay, sidecar: StartSidecar, new_page: NewPage
+) -> None:
     sidecar("typer", ECHO_CHILD)
     page = new_page()
     page.goto(relay.dashboard_url("operator"))
@@ -57,7 +66,7 @@ def test_typing_in_the_terminal_reaches_the_agent(relay, sidecar, new_page):
     expect(pane.locator(".pane-badge")).to_have_text("typing")
 
 
-def test_command_box_and_interrupt(relay, sidecar, new_page):
+def test_command_box_and_interrupt(relay: Relay, sidecar: StartSidecar, new_page: NewPage) -> None:
     sidecar("cmd", ECHO_CHILD)
     page = new_page()
     page.goto(relay.dashboard_url("operator"))
@@ -73,7 +82,9 @@ def test_command_box_and_interrupt(relay, sidecar, new_page):
     wait_for_buffer(page, "cmd", "caught SIGINT")
 
 
-def test_viewer_cannot_type_and_the_relay_refuses_it_too(relay, make_agent, new_page):
+def test_viewer_cannot_type_and_the_relay_refuses_it_too(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage
+) -> None:
     agent = make_agent("ro")
     agent.output("$ ")
     viewer = new_page()
@@ -112,7 +123,9 @@ def test_viewer_cannot_type_and_the_relay_refuses_it_too(relay, make_agent, new_
     assert agent.of_type("command:interrupt") == []
 
 
-def test_terminal_query_replies_are_not_sent_by_passive_panes(relay, make_agent, new_page):
+def test_terminal_query_replies_are_not_sent_by_passive_panes(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage
+) -> None:
     agent = make_agent("q1")
     viewer = new_page()
     viewer.goto(relay.dashboard_url("viewer"))
@@ -131,7 +144,9 @@ def test_terminal_query_replies_are_not_sent_by_passive_panes(relay, make_agent,
     assert agent.typed() == "k"
 
 
-def test_resize_is_sent_only_by_the_typing_operator(relay, make_agent, new_page):
+def test_resize_is_sent_only_by_the_typing_operator(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage
+) -> None:
     agent = make_agent("rs", cols=80, rows=24)
     agent.output("$ ")
     page = new_page(1400, 900)
@@ -157,7 +172,7 @@ def test_resize_is_sent_only_by_the_typing_operator(relay, make_agent, new_page)
     assert agent.typed() == "x"
 
 
-def test_lost_scrollback_shows_a_marker(custom_relay, new_page):
+def test_lost_scrollback_shows_a_marker(custom_relay: CustomRelay, new_page: NewPage) -> None:
     small, make_agent = custom_relay(scrollback_bytes=64 * 1024)
     agent = make_agent("big")
     for i in range(40):
@@ -170,7 +185,8 @@ def test_lost_scrollback_shows_a_marker(custom_relay, new_page):
     assert "of older output is no longer kept by the relay" in buffer_text(page, "big")
 
 
-def test_flood_never_freezes_the_tab(custom_relay, new_page):
+def test_flood_never_freezes_the_tab(custom_relay: CustomRelay, new_page: NewPage, page_errors: list[str]
+) -> None:
     # xterm.js parses on the page's main thread, so a flood backs up in the relay, which
     # closes the dashboard with 4503 (slow consumer) past its bound; the page resumes
     # near the end with a visible marker instead of replaying megabytes behind.
@@ -195,10 +211,12 @@ def test_flood_never_freezes_the_tab(custom_relay, new_page):
     markers = page.locator(pane_selector("flood")).get_attribute("data-markers")
     assert int(markers or 0) >= 1, "expected a 'skipped N bytes' marker"
     assert "of output to catch up" in buffer_text(page, "flood")
-    assert not page.errors
+    assert not page_errors
 
 
-def test_relay_restart_is_survived_without_duplicated_text(relay, sidecar, new_page):
+def test_relay_restart_is_survived_without_duplicated_text(
+    relay: Relay, sidecar: StartSidecar, new_page: NewPage
+) -> None:
     sidecar("phoenix", ECHO_CHILD)
     page = new_page()
     page.goto(relay.dashboard_url("operator"))

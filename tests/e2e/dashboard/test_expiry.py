@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from .harness import token
+from .harness import MakeAgent, NewPage, Relay, token
 
 pytestmark = pytest.mark.browser
 
@@ -14,7 +14,9 @@ pytestmark = pytest.mark.browser
 TTL = 4
 
 
-def test_an_expired_session_says_so_and_does_not_reconnect(relay, make_agent, new_page):
+def test_an_expired_session_says_so_and_does_not_reconnect(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage, page_errors: list[str]
+) -> None:
     make_agent("a1")
     page = new_page()
     opened: list[str] = []
@@ -46,4 +48,4 @@ def test_an_expired_session_says_so_and_does_not_reconnect(relay, make_agent, ne
     assert len(opened) == 1, opened
     # The dead token is forgotten, so a reload asks for a token instead of retrying it.
     assert page.evaluate("() => sessionStorage.length") == 0
-    assert not page.errors
+    assert not page_errors

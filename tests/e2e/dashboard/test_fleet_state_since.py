@@ -13,20 +13,21 @@ from __future__ import annotations
 import functools
 import re
 import time
-from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, Page, expect
 
 import relay.hub.factory
 from relay.hub.local import LocalHub
+
+from .harness import CustomRelay, NewPage
 
 pytestmark = pytest.mark.browser
 
 TWO_HOURS = 2 * 3600.0
 
 
-def row(page, agent_id):
+def row(page: Page, agent_id: str) -> Locator:
     return page.locator(f'.agent-row[data-agent-id="{agent_id}"]')
 
 
@@ -43,7 +44,7 @@ def lag(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 def test_a_fresh_page_shows_the_time_since_the_relay_saw_the_state_change(
-    lag: list[float], custom_relay: Callable, new_page: Callable
+    lag: list[float], custom_relay: CustomRelay, new_page: NewPage, page_errors: list[str]
 ) -> None:
     lag[0] = TWO_HOURS
     server, make_agent = custom_relay()
@@ -61,4 +62,4 @@ def test_a_fresh_page_shows_the_time_since_the_relay_saw_the_state_change(
     two_hours = re.compile(r"^2h 0\dm$")
     expect(row(page, "idler").locator(".agent-since")).to_have_text(two_hours)
     expect(row(page, "runner").locator(".agent-since")).to_have_text(two_hours)
-    assert page.errors == []
+    assert page_errors == []

@@ -14,7 +14,7 @@ import pytest
 
 from relay.protocol import encode_binary_output
 from relay.redis.keys import DEFAULT_PREFIX, Keys
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, hash_int, stream_entries
 
 pytestmark = pytest.mark.redis
 
@@ -74,7 +74,7 @@ async def test_the_heartbeat_echo_comes_only_once_the_output_before_it_is_in_red
             await agent.send("heartbeat", ts=round_)
             assert (await agent.wait_for("heartbeat"))["ts"] == round_
             # Right after the echo, before anything else can happen: all of it is there.
-            assert int(await client.hget(KEYS.agent("a1"), "end")) == pos
+            assert await hash_int(client, KEYS.agent("a1"), "end") == pos
             resp = await b.get("/api/agents/a1/output",
                                headers={"Authorization": f"Bearer {make_token('viewer')}"})
             assert len(await resp.read()) == pos
@@ -114,7 +114,7 @@ async def test_batches_that_overlap_a_resend_after_failover_are_deduplicated(
     assert await resp.read() == expected
     client = redis_server.client()
     try:
-        entries = await client.xrange(KEYS.out("a1"))
+        entries = await stream_entries(client, KEYS.out("a1"))
         ends = [int(fields[b"o"]) + len(fields[b"d"]) for _id, fields in entries]
         starts = [int(fields[b"o"]) for _id, fields in entries]
         assert starts == [0, *ends[:-1]]  # contiguous: no byte twice, none missing

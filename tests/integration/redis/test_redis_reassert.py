@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from relay.hub.interface import AgentConn, DashboardConn
-from relay.protocol import AgentHello, AgentStatus, TerminalOutput
+from relay.protocol import AgentHello, AgentState, AgentStatus, TerminalOutput
 from relay.redis.hub import RedisHub
 from relay.redis.keys import Keys
 from relay.redis.state import AgentStore
@@ -47,7 +47,7 @@ async def next_status(peer: FakePeer, seen: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("reported", ["running", "idle"])
 async def test_a_wrongly_swept_agent_comes_back_in_the_state_it_reported(
-    hub: RedisHub, redis_client: aioredis.Redis, reported: str
+    hub: RedisHub, redis_client: aioredis.Redis, reported: AgentState
 ) -> None:
     dash = DashboardConn(session_id="s", sub="d", role="viewer", scope=AllScope(),
                          binary=False, peer=FakePeer())
