@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from relay.appkeys import CONFIG, CONNECTIONS, HUB
+from relay.appkeys import CONFIG, CONNECTIONS, HUB, NOTIFIER
 from relay.config import RelayConfig
 from relay.handlers import page, rest
 from relay.handlers.agent import handle_agent
@@ -20,24 +20,40 @@ from relay.handlers.connections import Connections
 from relay.handlers.dashboard import handle_dashboard
 from relay.hub.factory import make_hub
 from relay.hub.interface import Hub
+from relay.notify import make_notifier
 from relay.protocol import CloseCode
 
 SHUTDOWN_REASON = "relay shutting down"
 
 
 def create_app(config: RelayConfig, hub: Hub | None = None) -> web.Application:
-    """The relay application; ``hub`` defaults to ``make_hub(config)`` (Redis or local)."""
+    """The relay application; ``hub`` defaults to ``make_hub(config)`` (Redis or local),
+    observed by the notifier when the config names notification channels."""
     app = web.Application()
     app[CONFIG] = config
-    app[HUB] = hub if hub is not None else make_hub(config)
+    notifier = make_notifier(config)
+    app[NOTIFIER] = notifier
+    observe = notifier.observe if notifier is not None else None
+    app[HUB] = hub if hub is not None else make_hub(config, on_change=observe)
     app[CONNECTIONS] = Connections(config.max_connections_per_identity)
     app.router.add_get("/ws/agent", handle_agent)
     app.router.add_get("/ws/dashboard", handle_dashboard)
     rest.add_routes(app)
     page.add_routes(app)
+    app.cleanup_ctx.append(_notifier_lifetime)  # first: it sees the hub's first change
     app.cleanup_ctx.append(_hub_lifetime)
     app.on_shutdown.append(_close_sockets)
     return app
+
+
+async def _notifier_lifetime(app: web.Application) -> AsyncIterator[None]:
+    notifier = app[NOTIFIER]
+    if notifier is None:
+        yield
+        return
+    await notifier.start()
+    yield
+    await notifier.close()
 
 
 async def _hub_lifetime(app: web.Application) -> AsyncIterator[None]:

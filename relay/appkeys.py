@@ -7,7 +7,9 @@ from aiohttp import web
 from relay.config import RelayConfig
 from relay.handlers.connections import Connections
 from relay.hub.interface import Hub
+from relay.notify.notifier import Notifier
 
 CONFIG: web.AppKey[RelayConfig] = web.AppKey("config", RelayConfig)
 HUB: web.AppKey[Hub] = web.AppKey("hub")
 CONNECTIONS: web.AppKey[Connections] = web.AppKey("connections", Connections)
+NOTIFIER: web.AppKey[Notifier | None] = web.AppKey("notifier")

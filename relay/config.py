@@ -6,6 +6,7 @@ bounds. Secrets are kept out of ``repr``.
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
@@ -57,6 +58,16 @@ class RelayConfig:
     redis_sweep_interval: float = 2.0
     #: With Redis: prefix of every key and channel (several fleets may share one Redis).
     redis_prefix: str = "agent-relay"
+    #: URLs that get a JSON POST per notifying transition (they may hold tokens: never
+    #: shown whole).
+    notify_webhooks: tuple[str, ...] = field(default=(), repr=False)
+    #: ntfy topic URLs (https://ntfy.sh/TOPIC) published to per notifying transition.
+    notify_ntfy: tuple[str, ...] = field(default=(), repr=False)
+    #: Tries per notice and channel; the first retry waits ``notify_retry_delay``,
+    #: doubling; each try may take ``notify_timeout``.
+    notify_attempts: int = 5
+    notify_retry_delay: float = 1.0
+    notify_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         if (self.jwt_secret is None) == (self.jwt_public_key is None):
@@ -79,6 +90,7 @@ class RelayConfig:
             "max_message_bytes",
             "max_connections_per_identity",
             "rate_burst",
+            "notify_attempts",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
@@ -91,8 +103,17 @@ class RelayConfig:
             "shutdown_timeout",
             "redis_liveness_ttl",
             "redis_sweep_interval",
+            "notify_retry_delay",
+            "notify_timeout",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for url in (*self.notify_webhooks, *self.notify_ntfy):
+            parts = urllib.parse.urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                shown = f"{parts.scheme}://{parts.hostname}" if parts.scheme else "it"
+                raise ConfigError(
+                    f"a notification URL must be http:// or https:// with a host ({shown})"
+                )
         if self.heartbeat_interval >= self.dead_after:
             raise ConfigError("heartbeat_interval must be shorter than dead_after")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from relay.app import create_app
+from relay.appkeys import NOTIFIER
 from relay.config import RelayConfig
 
 log = logging.getLogger(__name__)
@@ -47,9 +49,15 @@ async def start_relay(config: RelayConfig) -> RunningRelay:
         await runner.cleanup()
         raise
     port = int(runner.addresses[0][1])
-    return RunningRelay(
-        url=f"http://{_url_host(config.host)}:{port}", port=port, app=app, _runner=runner
-    )
+    url = f"http://{_url_host(config.host)}:{port}"
+    notifier = app[NOTIFIER]
+    if notifier is not None and notifier.base_url is None:
+        # Links in notifications: --public-url, else where this relay listens (by the
+        # machine's name when it listens on every address).
+        every = config.host in ("0.0.0.0", "::", "")  # noqa: S104 - comparing, not binding
+        host = socket.getfqdn() if every else config.host
+        notifier.base_url = f"http://{_url_host(host)}:{port}"
+    return RunningRelay(url=url, port=port, app=app, _runner=runner)
 
 
 async def serve(config: RelayConfig) -> int:

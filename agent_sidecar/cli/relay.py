@@ -162,6 +162,22 @@ relay_option(
     help="With --redis: seconds between looks for agents of dead relays.",
 )
 relay_option(
+    "--notify-webhook",
+    "notify_webhooks",
+    multiple=True,
+    show_default=False,
+    help="URL that gets a JSON POST when an agent starts waiting, finishes or fails; "
+    "repeatable (the environment twin takes several, space-separated).",
+)
+relay_option(
+    "--notify-ntfy",
+    "notify_ntfy",
+    multiple=True,
+    show_default=False,
+    help="ntfy topic URL (e.g. https://ntfy.sh/TOPIC) published to on the same events; "
+    "repeatable.",
+)
+relay_option(
     "--redis-prefix",
     help="With --redis: prefix of every key and channel (several fleets may share one Redis).",
 )

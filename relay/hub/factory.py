@@ -7,14 +7,17 @@ Redis-backed hub, imported only then, so a relay without ``--redis`` never loads
 from __future__ import annotations
 
 from relay.config import RelayConfig
-from relay.hub.interface import Hub
+from relay.hub.interface import ChangeObserver, Hub
 from relay.hub.local import LocalHub
 
 
-def make_hub(config: RelayConfig) -> Hub:
+def make_hub(config: RelayConfig, on_change: ChangeObserver | None = None) -> Hub:
+    """``on_change`` sees every change the hub announces to dashboards (notifications)."""
     if config.redis_url is None:
         return LocalHub(
-            scrollback_bytes=config.scrollback_bytes, forget_after=config.forget_after
+            scrollback_bytes=config.scrollback_bytes,
+            forget_after=config.forget_after,
+            on_change=on_change,
         )
     from relay.redis.hub import RedisHub
 
@@ -26,4 +29,5 @@ def make_hub(config: RelayConfig) -> Hub:
         sweep_interval=config.redis_sweep_interval,
         prefix=config.redis_prefix,
         slow_consumer_bytes=config.slow_consumer_bytes,
+        on_change=on_change,
     )
