@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from urllib.parse import urlsplit, urlunsplit
 
+from relay.config import notify_url_problem
 from relay.protocol import is_agent_id
 
 from .backoff import BackoffPolicy
@@ -102,6 +103,10 @@ class RunConfig:
     connect_timeout: float = 10.0
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     cwd: str | None = None
+    #: Embedded mode: notification channels of the relay this run hosts (they may hold
+    #: tokens: kept out of the repr).
+    notify_webhooks: tuple[str, ...] = field(default=(), repr=False)
+    notify_ntfy: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if not self.command:
@@ -124,6 +129,16 @@ class RunConfig:
             raise UsageError(f"--port must be 0-65535, got {self.port}")
         if not (1 <= self.cols <= 1000 and 1 <= self.rows <= 1000):
             raise UsageError(f"window size must be 1-1000, got {self.cols}x{self.rows}")
+        notify = (*self.notify_webhooks, *self.notify_ntfy)
+        if notify and self.relays:
+            raise UsageError(
+                "--notify-webhook and --notify-ntfy configure the embedded relay; "
+                "with --relay, give them to that relay"
+            )
+        for url in notify:
+            problem = notify_url_problem(url)
+            if problem is not None:
+                raise UsageError(problem)
 
     def link_config(self, urls: Sequence[str]) -> LinkConfig:
         return LinkConfig(

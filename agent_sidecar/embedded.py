@@ -131,8 +131,14 @@ class LocalRelay:
         *,
         notify: Callable[[str], None],
         join_wait: float = 2.0,
+        notify_webhooks: tuple[str, ...] = (),
+        notify_ntfy: tuple[str, ...] = (),
     ) -> None:
         self.port = port
+        #: Notification channels of the relay when this sidecar hosts it (also after a
+        #: takeover); a sidecar that joins another's relay gets that relay's.
+        self._notify_webhooks = notify_webhooks
+        self._notify_ntfy = notify_ntfy
         self.directory = directory
         self._notify = notify
         self._join_wait = join_wait
@@ -215,7 +221,13 @@ class LocalRelay:
         return True
 
     async def _host(self, secret: bytes) -> None:
-        config = RelayConfig(host=HOST, port=self.port, jwt_secret=secret)
+        config = RelayConfig(
+            host=HOST,
+            port=self.port,
+            jwt_secret=secret,
+            notify_webhooks=self._notify_webhooks,
+            notify_ntfy=self._notify_ntfy,
+        )
         self.hosted = await start_relay(config)
         self._secret = secret
         self._url = f"http://{HOST}:{self.hosted.port}"

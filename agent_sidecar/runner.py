@@ -185,6 +185,8 @@ class Runner:
                 self.config.port,
                 self._runtime_directory or runtime_dir(),
                 notify=self.notify,
+                notify_webhooks=self.config.notify_webhooks,
+                notify_ntfy=self.config.notify_ntfy,
             )
             await local.start_or_join()
             urls = [local.agent_url]

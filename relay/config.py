@@ -22,6 +22,21 @@ class ConfigError(ValueError):
     """A configuration value is unusable; the message says which and why."""
 
 
+def notify_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a notification channel, or None. Says it without the URL's
+    path and query, which may hold a token."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "a notification URL does not parse"
+    if parts.scheme not in ("http", "https") or not host:
+        shown = f"{parts.scheme}://{host or ''}" if parts.scheme else "no scheme"
+        return f"a notification URL must be http:// or https:// with a host, not {shown}"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class RelayConfig:
     host: str = "127.0.0.1"
@@ -109,11 +124,8 @@ class RelayConfig:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         for url in (*self.notify_webhooks, *self.notify_ntfy):
-            parts = urllib.parse.urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                shown = f"{parts.scheme}://{parts.hostname}" if parts.scheme else "it"
-                raise ConfigError(
-                    f"a notification URL must be http:// or https:// with a host ({shown})"
-                )
+            problem = notify_url_problem(url)
+            if problem is not None:
+                raise ConfigError(problem)
         if self.heartbeat_interval >= self.dead_after:
             raise ConfigError("heartbeat_interval must be shorter than dead_after")

@@ -86,6 +86,21 @@ def _default(field: str) -> Any:
     help="Embedded mode: port of the local relay to start or join.",
 )
 @sidecar_option(
+    "--notify-webhook",
+    "notify_webhooks",
+    multiple=True,
+    metavar="URL",
+    help="Embedded mode: the relay POSTs JSON here when an agent starts waiting, finishes "
+    "or fails; repeatable.",
+)
+@sidecar_option(
+    "--notify-ntfy",
+    "notify_ntfy",
+    multiple=True,
+    metavar="URL",
+    help="Embedded mode: ntfy topic URL the relay publishes the same events to; repeatable.",
+)
+@sidecar_option(
     "--cols",
     type=click.IntRange(1, 1000),
     default=_default("cols"),
@@ -158,6 +173,8 @@ def run(
     retain_bytes: int,
     max_output_stall: float,
     port: int,
+    notify_webhooks: tuple[str, ...],
+    notify_ntfy: tuple[str, ...],
     cols: int,
     rows: int,
     mirror: bool,
@@ -194,6 +211,8 @@ def run(
             relays=tuple(relays),
             token=token,
             port=port,
+            notify_webhooks=tuple(notify_webhooks),
+            notify_ntfy=tuple(notify_ntfy),
             idle_after=idle_after,
             drain_timeout=drain_timeout,
             retain_bytes=retain_bytes,

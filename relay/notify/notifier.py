@@ -41,6 +41,9 @@ ChannelKind: TypeAlias = Literal["webhook", "ntfy"]
 QUEUE_LIMIT: Final = 256
 #: Longest wait between two attempts.
 MAX_RETRY_DELAY: Final = 60.0
+#: At shutdown, how long queued notices may still take before they are dropped (a
+#: ``run`` whose command just failed exits right after; its notice should still go).
+CLOSE_FLUSH_SECONDS: Final = 3.0
 _RETRY_STATUSES: Final = frozenset({408, 425, 429})
 
 
@@ -111,6 +114,12 @@ class Notifier:
         log.info("notifications to %s", ", ".join(c.shown for c in self.channels))
 
     async def close(self) -> None:
+        try:
+            async with asyncio.timeout(min(CLOSE_FLUSH_SECONDS, self._delivery.timeout)):
+                await self.drained()
+        except TimeoutError:
+            left = sum(q.qsize() for q in self._queues.values())
+            log.warning("notify: shutting down with %d notices not delivered", left)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
