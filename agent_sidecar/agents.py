@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
 AgentKind: TypeAlias = Literal["claude", "codex", "gemini", "aider", "shell", "other"]
@@ -148,3 +149,43 @@ def _skip_options(args: list[str], i: int) -> int:
                 return i + 1
         i += 2 if word in _OPTIONS_WITH_VALUE else 1
     return i
+
+
+# --------------------------------------------------------------------------- steering facts
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTraits:
+    """How to steer one kind of agent from a dashboard.
+
+    ``stop_key`` is the key that stops the agent's current turn without ending the
+    program (None: there is none, Stop is SIGINT to the foreground process group).
+    ``submit_gap`` is how long after the program has read a command line's text the
+    Enter that submits it is written: the TUIs take keys that arrive right after other
+    input for a paste (Codex's paste-burst window is 120 ms, Gemini CLI turns an Enter
+    within 30 ms of text into a newline).
+    """
+
+    stop_key: str | None
+    stop_key_name: str | None
+    submit_gap: float
+
+
+#: Checked against Claude Code 2.1, Codex CLI 0.171, Gemini CLI 0.61 and Aider's docs.
+_TRAITS: Final[dict[AgentKind, AgentTraits]] = {
+    # "esc to interrupt" in its status line; ^C clears the input or, twice, exits.
+    "claude": AgentTraits(stop_key="\x1b", stop_key_name="Esc", submit_gap=0.15),
+    # "esc to interrupt"; ^C interrupts too, but quits when nothing is running.
+    "codex": AgentTraits(stop_key="\x1b", stop_key_name="Esc", submit_gap=0.25),
+    # "esc to cancel"; ^C quits (twice).
+    "gemini": AgentTraits(stop_key="\x1b", stop_key_name="Esc", submit_gap=0.15),
+    # Aider's docs: Control-C interrupts the model's reply and keeps the chat.
+    "aider": AgentTraits(stop_key="\x03", stop_key_name="Ctrl+C", submit_gap=0.1),
+    "shell": AgentTraits(stop_key=None, stop_key_name=None, submit_gap=0.05),
+    "other": AgentTraits(stop_key=None, stop_key_name=None, submit_gap=0.15),
+}
+
+
+def agent_traits(kind: AgentKind) -> AgentTraits:
+    """The steering facts of ``kind``."""
+    return _TRAITS[kind]

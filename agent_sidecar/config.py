@@ -92,6 +92,12 @@ class RunConfig:
     #: After the command exits, stop waiting for end of output once the PTY has been
     #: quiet this long (a background process may hold it open for ever).
     eof_grace: float = 0.5
+    #: After passing SIGHUP/SIGTERM on to the command, what is left of its process
+    #: groups this long later gets the next signal (SIGTERM after a hangup, then SIGKILL).
+    kill_grace: float = 5.0
+    #: A command line from a dashboard is submitted (Enter written) once the program
+    #: has read its text; an ack fails when it has not within this many seconds.
+    submit_timeout: float = 5.0
     #: An incomplete UTF-8 character at the end of the output is sent after this delay
     #: if no more output completes it.
     utf8_flush_delay: float = 0.05
@@ -117,7 +123,8 @@ class RunConfig:
         for key in self.labels:
             if not key:
                 raise UsageError("a label needs a non-empty key (--label key=value)")
-        for name in ("idle_after", "eof_grace", "utf8_flush_delay"):
+        for name in ("idle_after", "eof_grace", "utf8_flush_delay", "kill_grace",
+                     "submit_timeout"):
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("drain_timeout", "startup_wait", "max_output_stall"):

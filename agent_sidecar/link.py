@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import logging
 import random
@@ -614,16 +615,4 @@ class Link:
 
 
 def _with_token(hello: AgentHello, token: str) -> AgentHello:
-    return AgentHello(
-        agent_id=hello.agent_id,
-        name=hello.name,
-        host=hello.host,
-        command=hello.command,
-        pid=hello.pid,
-        cols=hello.cols,
-        rows=hello.rows,
-        started_at=hello.started_at,
-        labels=hello.labels,
-        protocol=hello.protocol,
-        token=token,
-    )
+    return dataclasses.replace(hello, token=token)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import fcntl
 import logging
 import os
 import shutil
 import signal
+import struct
+import termios
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 
 READ_SIZE = 65536
 TERM = "xterm-256color"
+#: Linux ioctl: open the slave side of a PTY master (Linux 4.13+).
+TIOCGPTPEER = 0x5441
 
 #: Input waiting for a command that does not read it is refused beyond this many bytes
 #: (a stuck command must not make the sidecar hold every paste sent to it).
@@ -105,6 +110,8 @@ class PtyChild:
         self._reading = False
         self._readable: Callable[[], None] | None = None
         self._closed = False
+        #: Process groups that signals to "the command" go to (its own, foreground ones).
+        self._groups: set[int] = {proc.pid}
         os.set_blocking(self.fd, False)
 
     @classmethod
@@ -133,6 +140,10 @@ class PtyChild:
         child = cls(proc, cols, rows)
         log.info("child spawned: pid %d, %dx%d", child.pid, cols, rows)
         return child
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     # ------------------------------------------------------------------ output
 
@@ -270,6 +281,34 @@ class PtyChild:
             self._loop.remove_writer(self.fd)
             self._writer_armed = False
 
+    def canonical(self) -> bool:
+        """True while the command reads lines (cooked mode): the kernel edits the line
+        and hands it over at the carriage return."""
+        try:
+            return bool(termios.tcgetattr(self.fd)[3] & termios.ICANON)
+        except (termios.error, OSError):
+            return False
+
+    def unread_input(self) -> int | None:
+        """Bytes written to the PTY that the command has not read yet (None: unknown).
+
+        Asked on the slave side, opened for the moment only: holding it open would keep
+        the PTY from reporting end of output when the command exits.
+        """
+        if self._closed:
+            return None
+        try:
+            peer = fcntl.ioctl(self.fd, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            raw = fcntl.ioctl(peer, termios.FIONREAD, b"\0\0\0\0")
+        except OSError:
+            return None
+        finally:
+            os.close(peer)
+        return int(struct.unpack("i", raw)[0]) + self.queued_input
+
     # ------------------------------------------------------------------ control
 
     def resize(self, cols: int, rows: int) -> None:
@@ -292,6 +331,44 @@ class PtyChild:
         current job of an interactive shell.
         """
         os.killpg(self.foreground_group(), sig)
+
+    def signal_groups(self, sig: int, *, include_child: bool = True) -> None:
+        """Deliver ``sig`` to the command's process group and the PTY's foreground group
+        (every group seen so far, also after the command itself exited), and to the
+        command itself when ``include_child`` (it may have left its group)."""
+        if not self._closed:
+            with contextlib.suppress(OSError):
+                pgrp = os.tcgetpgrp(self.fd)
+                if pgrp > 0:
+                    self._groups.add(pgrp)
+        if include_child:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.pid, sig)
+        for pgrp in self._groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgrp, sig)
+
+    def groups_alive(self) -> bool:
+        """True while a process of a group :meth:`signal_groups` targets is left."""
+        for pgrp in self._groups:
+            try:
+                os.killpg(pgrp, 0)
+            except ProcessLookupError:
+                continue
+            except PermissionError:
+                return True
+            return True
+        return False
+
+    async def groups_gone(self, timeout: float, interval: float = 0.05) -> bool:
+        """Wait up to ``timeout`` for those groups to be empty (the kernel has no event
+        for it: checked every ``interval``); True when they are."""
+        deadline = self._loop.time() + timeout
+        while self.groups_alive():
+            if self._loop.time() >= deadline:
+                return False
+            await asyncio.sleep(interval)
+        return True
 
     def signal_child(self, sig: int) -> None:
         """Deliver ``sig`` to the direct child (and its foreground group, if different)."""

@@ -36,14 +36,17 @@ from relay.protocol import (
     TerminalResize,
 )
 
+from .agents import agent_kind, agent_traits
 from .config import SECRET_ENV, RunConfig, agent_ws_url
 from .errors import RelayRefused
 from .flow import OutputFlow
 from .link import ControlMessage, FirstAnswer, Link, Refusal
 from .mirror import Mirror
+from .modes import TerminalModes
 from .output import IdleClock, OutputPipe
 from .pty import ExitStatus, PtyChild, child_env
 from .retention import Retention
+from .steering import Steering
 from .terminal import LocalTerminal
 
 log = logging.getLogger(__name__)
@@ -84,6 +87,12 @@ class Runner:
         self.started_at = time.time()
         self.link: Link | None = None
         self._pending_signal: int | None = None
+        self.kind = agent_kind(config.command)
+        #: The modes the command's output turned on (restored locally at the end).
+        self.modes = TerminalModes()
+        self.steering: Steering | None = None
+        self._ending: asyncio.Task[None] | None = None
+        self._end_signal: int | None = None
         self._aborted = asyncio.Event()
         self._drain_aborted = False
         self.dashboard_url: str | None = None
@@ -112,6 +121,7 @@ class Runner:
             rows=self.rows,
             started_at=self.started_at,
             labels=dict(self.config.labels),
+            local_terminal=self.terminal is not None,
         )
 
     def status(self) -> AgentStatus:
@@ -142,16 +152,23 @@ class Runner:
         resize or interrupt. Raises when the message cannot be applied (``ok: false``).
         """
         child = self.child
-        if child is None or self.exit is not None:
+        steering = self.steering
+        if child is None or steering is None or self.exit is not None:
             raise CommandGone("the command is not running")
         match msg:
             case CommandRequest():
-                data = msg.input.encode("utf-8", "replace")
-                return child.send(data + b"\r" if msg.submit else data)
+                if msg.submit:
+                    return steering.submit(msg.input)
+                return steering.write(msg.input.encode("utf-8", "replace"))
             case TerminalInput():
-                return child.send(msg.data.encode("utf-8", "replace"))
+                return steering.keys(msg.data.encode("utf-8", "replace"))
             case TerminalResize():
+                if self.terminal is not None:
+                    # The size rule: a local terminal owns the size, dashboards adapt.
+                    log.debug("ignored a dashboard resize: the local terminal sets the size")
+                    return None
                 self._resize(msg.cols, msg.rows)
+                steering.resized()
             case CommandInterrupt():
                 child.signal_foreground(signal.Signals[msg.signal])
         return None
@@ -233,15 +250,54 @@ class Runner:
                 self._drain_aborted = True
                 self.notify(f"agent-sidecar: {name}: not waiting for the relay any longer")
                 self.link.stop()
+            self._end_now()
             return
         log.info("forwarding %s to the command", name)
-        try:
-            if sig in (signal.SIGINT, signal.SIGQUIT):
+        if sig in (signal.SIGINT, signal.SIGQUIT):
+            try:
                 child.signal_foreground(sig)
-            else:
-                child.signal_child(sig)
-        except OSError as exc:
-            log.info("could not forward %s: %s", name, exc.strerror)
+            except OSError as exc:
+                log.info("could not forward %s: %s", name, exc.strerror)
+            return
+        if self._ending is not None:
+            self._end_now()  # asked twice: no more grace
+            return
+        self._end_signal = sig
+        self._ending = asyncio.get_running_loop().create_task(self._end_command(child, sig))
+
+    async def _end_command(self, child: PtyChild, sig: int) -> None:
+        """Hangup or termination, passed on as a terminal does, then escalated.
+
+        SIGHUP (the local terminal went away) goes with SIGCONT to the command's process
+        group and the PTY's foreground group, like the kernel's hangup; SIGTERM goes to
+        the command and both groups. Whatever is left of those groups after
+        ``kill_grace`` seconds gets SIGTERM (after a hangup), then SIGKILL: a program
+        that ignores the hangup in a child process (Gemini CLI did) still ends.
+        """
+        steps = [sig, signal.SIGTERM, signal.SIGKILL] if sig == signal.SIGHUP else [
+            sig, signal.SIGKILL]
+        for i, step in enumerate(steps):
+            if i > 0:
+                if not child.groups_alive():
+                    return
+                log.info("the command ignored %s for %g s: sending %s",
+                         signal.Signals(steps[i - 1]).name, self.config.kill_grace,
+                         signal.Signals(step).name)
+            child.signal_groups(step, include_child=self.exit is None)
+            if step == signal.SIGHUP:
+                child.signal_groups(signal.SIGCONT, include_child=self.exit is None)
+            if step == signal.SIGKILL:
+                return
+            await child.groups_gone(self.config.kill_grace)
+
+    def _end_now(self) -> None:
+        """A second SIGTERM/SIGHUP: kill what is left of the command without waiting."""
+        task, child = self._ending, self.child
+        if task is None or task.done() or child is None:
+            return
+        task.cancel()
+        log.info("second signal: sending SIGKILL to the command")
+        child.signal_groups(signal.SIGKILL, include_child=self.exit is None)
 
     async def _run_linked(
         self,
@@ -276,6 +332,10 @@ class Runner:
                 )
             code = await self._run_child(link)
             delivered = await link.drain(self.config.drain_timeout)
+            if self._ending is not None:
+                # What is left of the command's groups ends before we do.
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._ending
             if not delivered and link.refusal is None and not self._drain_aborted:
                 first, end = link.unconfirmed()
                 self.notify(
@@ -313,6 +373,12 @@ class Runner:
             cfg.command, env=env, cols=self.cols, rows=self.rows, cwd=cfg.cwd
         )
         self.child = child
+        self.steering = Steering(
+            child,
+            self.modes,
+            submit_gap=agent_traits(self.kind).submit_gap,
+            submit_timeout=cfg.submit_timeout,
+        )
         self.spawned.set()
         link.status_changed()
         mirror = None
@@ -322,10 +388,22 @@ class Runner:
             with self._raw_terminal():
                 exit_status = await self._pump(child, link, mirror)
         finally:
+            self.steering.close()
             child.close()
             if mirror is not None:
                 mirror.close(timeout=2.0)
+            self._restore_local_screen()
         return exit_status.code
+
+    def _restore_local_screen(self) -> None:
+        """Main screen, cursor shown, mouse/paste/keypad modes off: whatever the command
+        left on (a killed full-screen program leaves them all)."""
+        if self.terminal is None or self._stdout_fd is None:
+            return
+        data = memoryview(self.modes.restore_sequence())
+        with contextlib.suppress(OSError):
+            while data:
+                data = data[os.write(self._stdout_fd, data):]
 
     @contextlib.contextmanager
     def _raw_terminal(self) -> Iterator[None]:
@@ -357,6 +435,8 @@ class Runner:
 
     async def _pump(self, child: PtyChild, link: Link, mirror: Mirror | None) -> ExitStatus:
         loop = asyncio.get_running_loop()
+        steering = self.steering
+        assert steering is not None
         eof: asyncio.Future[None] = loop.create_future()
         idle = IdleClock(
             self.config.idle_after, lambda i: self._set_state("idle" if i else "running")
@@ -378,6 +458,8 @@ class Runner:
         def on_data(data: bytes) -> None:
             nonlocal last_read
             last_read = loop.time()
+            self.modes.feed(data)
+            steering.output()
             pipe.feed(data)
             idle.activity()
             if mirror is not None:

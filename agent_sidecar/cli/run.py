@@ -153,6 +153,14 @@ def _default(field: str) -> Any:
     "its output (a background process may hold the PTY open).",
 )
 @sidecar_option(
+    "--kill-grace",
+    type=float,
+    default=_default("kill_grace"),
+    callback=positive,
+    help="After passing a hangup or SIGTERM on to the command, seconds before what is "
+    "left of its process groups gets the next signal (SIGTERM, then SIGKILL).",
+)
+@sidecar_option(
     "--startup-wait",
     type=click.FloatRange(min=0),
     default=_default("startup_wait"),
@@ -183,6 +191,7 @@ def run(
     heartbeat_interval: float,
     dead_after: float,
     eof_grace: float,
+    kill_grace: float,
     startup_wait: float,
     command: tuple[str, ...],
 ) -> None:
@@ -222,6 +231,7 @@ def run(
             interactive=is_interactive(),
             mirror=mirror,
             eof_grace=eof_grace,
+            kill_grace=kill_grace,
             startup_wait=startup_wait,
             heartbeat_interval=heartbeat_interval,
             dead_after=dead_after,

@@ -331,6 +331,7 @@ class LocalHub:
             last_seen=now,
             offset=offset,
             state_since=now,
+            local_terminal=hello.local_terminal,
         )
 
     def _known(self, agent_id: str) -> _Agent:

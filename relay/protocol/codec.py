@@ -161,6 +161,8 @@ def agent_info_dict(info: AgentInfo) -> dict[str, Any]:
     }
     if info.state_since is not None:  # an addition beyond the contract; absent: unknown
         d["state_since"] = info.state_since
+    if info.local_terminal is not None:  # likewise
+        d["local_terminal"] = info.local_terminal
     return d
 
 
@@ -188,8 +190,9 @@ def to_dict(msg: Message) -> dict[str, Any]:
                 "rows": msg.rows,
                 "started_at": msg.started_at,
                 "labels": dict(msg.labels),
+                "local_terminal": msg.local_terminal,
             }
-            _drop_none(d, "token")
+            _drop_none(d, "token", "local_terminal")
         case AgentWelcome():
             d = {"agent_id": msg.agent_id, "resume_from": msg.resume_from}
         case AgentStatus():

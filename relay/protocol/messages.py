@@ -229,6 +229,9 @@ class AgentInfo:
     state_since: float | None = None
     signal: str | None = None
     activity: Activity | None = None
+    #: Beyond the contract: True while a local terminal is attached to the sidecar
+    #: (it sets the PTY's size and answers terminal queries); None when not reported.
+    local_terminal: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +247,8 @@ class AgentHello:
     labels: Mapping[str, str] = field(default_factory=dict)
     protocol: int = PROTOCOL_VERSION
     token: str | None = field(default=None, repr=False)
+    #: Beyond the contract (see AgentInfo.local_terminal); None: not reported.
+    local_terminal: bool | None = None
     TYPE: ClassVar[str] = "agent:hello"
 
 

@@ -297,7 +297,13 @@ def _build_agent_info(f: Fields) -> AgentInfo:
         state_since=f.num("state_since", required=False),
         signal=f.str_("signal", required=False),
         activity=None if activity is None else build_activity(activity),
+        local_terminal=_opt_bool(f, "local_terminal"),
     )
+
+
+def _opt_bool(f: Fields, name: str) -> bool | None:
+    """An optional boolean beyond the contract: None when absent or null."""
+    return None if f.obj.get(name) is None else f.bool_(name, False)
 
 
 def _agent_info_from(obj: Any, type_: str) -> AgentInfo:
@@ -322,6 +328,7 @@ def _build_hello(f: Fields) -> AgentHello:
         rows=f.int_("rows", required=False, lo=1, hi=1000) or 24,
         started_at=f.num("started_at", required=False) or 0.0,
         labels=f.labels("labels"),
+        local_terminal=_opt_bool(f, "local_terminal"),
     )
 
 

@@ -120,6 +120,7 @@ def static_json(hello: AgentHello) -> str:
             "command": list(hello.command),
             "labels": dict(hello.labels),
             "started_at": hello.started_at,
+            "local_terminal": hello.local_terminal,
         },
         separators=(",", ":"),
     )
@@ -133,6 +134,7 @@ def static_of(info: AgentInfo) -> str:
             "command": list(info.command),
             "labels": dict(info.labels),
             "started_at": info.started_at,
+            "local_terminal": info.local_terminal,
         },
         separators=(",", ":"),
     )
@@ -204,6 +206,7 @@ def record_from_fields(agent_id: str, fields: dict[str, str]) -> Record | None:
         state_since=float(since) if since else None,
         signal=fields.get("signal") or None,
         activity=activity_of(fields.get("activity", "")),
+        local_terminal=_opt_bool(static.get("local_terminal")),
     )
     return Record(
         info=info,
@@ -212,3 +215,7 @@ def record_from_fields(agent_id: str, fields: dict[str, str]) -> Record | None:
         version=int(fields.get("v", "0")),
         start=int(fields.get("start", "0")),
     )
+
+
+def _opt_bool(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None

@@ -425,6 +425,7 @@ def status_info(
         state_since=_entered(base, status.state, now) if base else now,
         signal=status.signal if status.state == "exited" else None,
         activity=base.activity if base and status.state != "exited" else None,
+        local_terminal=base.local_terminal if base else None,
     )
 
 

@@ -133,6 +133,9 @@ WORKING_JSON: dict[str, Any] = {
 }
 NEEDY = dataclasses.replace(INFO, state_since=1700000095.5, activity=WAITING)
 NEEDY_JSON: dict[str, Any] = {**INFO_JSON, "state_since": 1700000095.5, "activity": WAITING_JSON}
+#: With ``local_terminal`` (beyond the contract, encoded only when known).
+HEADLESS = dataclasses.replace(INFO, local_terminal=False)
+HEADLESS_JSON: dict[str, Any] = {**INFO_JSON, "local_terminal": False}
 KILLED = dataclasses.replace(INFO, state="exited", exit_code=130, signal="SIGINT")
 KILLED_JSON: dict[str, Any] = {**INFO_JSON, "state": "exited", "exit_code": 130,
                                "signal": "SIGINT"}
@@ -149,6 +152,18 @@ TABLE: list[tuple[Direction, Message, dict[str, Any]]] = [
             "type": "agent:hello", "protocol": 1, "token": "t" * 40, "agent_id": "a1",
             "name": "claude", "host": "dev", "command": ["claude"], "pid": 10, "cols": 80,
             "rows": 24, "started_at": 1.5, "labels": {"k": "v"},
+        },
+    ),
+    (
+        A2R,
+        AgentHello(
+            agent_id="a2", name="a2", host="", command=(), pid=None, cols=160, rows=40,
+            started_at=0.0, local_terminal=True,
+        ),
+        {
+            "type": "agent:hello", "protocol": 1, "agent_id": "a2", "name": "a2",
+            "host": "", "command": [], "pid": None, "cols": 160, "rows": 40,
+            "started_at": 0.0, "labels": {}, "local_terminal": True,
         },
     ),
     (A2R, TerminalOutput("a1", 0, b"hello\r\n"),
@@ -236,6 +251,7 @@ TABLE: list[tuple[Direction, Message, dict[str, Any]]] = [
      {"type": "subscribe", "agent_id": "a1", "since": 3, "request_id": "s1"}),
     (R2D, AgentStatusEvent(NEEDY), {"type": "agent:status", "agent": NEEDY_JSON}),
     (R2D, AgentStatusEvent(KILLED), {"type": "agent:status", "agent": KILLED_JSON}),
+    (R2D, AgentStatusEvent(HEADLESS), {"type": "agent:status", "agent": HEADLESS_JSON}),
     (R2D, Error(ErrorCode.STALE_DECISION, "decision d-1 is no longer pending", "r5"),
      {"type": "error", "code": "stale_decision", "message": "decision d-1 is no longer pending",
       "ref": "r5"}),
@@ -346,6 +362,9 @@ INVALID: list[tuple[Direction, str, ErrorCode, str]] = [
      ErrorCode.INVALID_MESSAGE, "'state_since' must be a number"),
     (R2D, json.dumps({"type": "agent:status", "agent": {**INFO_JSON, "state_since": True}}),
      ErrorCode.INVALID_MESSAGE, "'state_since' must be a number"),
+    (A2R, '{"type": "agent:hello", "protocol": 1, "agent_id": "a", "local_terminal": 1}', ErrorCode.INVALID_MESSAGE, "'local_terminal'"),
+    (R2D, json.dumps({"type": "agent:status", "agent": {**INFO_JSON, "local_terminal": "yes"}}),
+     ErrorCode.INVALID_MESSAGE, "'local_terminal' must be true or false"),
     # ---- 1.1: activity
     *[
         (A2R, json.dumps({"type": "agent:activity", "activity": {**WAITING_JSON, **typing.cast(dict[str, Any], change)}}),
