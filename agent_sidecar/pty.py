@@ -15,6 +15,7 @@ import errno
 import fcntl
 import logging
 import os
+import select
 import shutil
 import signal
 import struct
@@ -302,6 +303,11 @@ class PtyChild:
         except OSError:
             return None
         try:
+            # Polling the slave first makes the kernel move bytes still in transit
+            # (the PTY's flip buffer) into its input queue, so the count is current.
+            poller = select.poll()
+            poller.register(peer, select.POLLIN)
+            poller.poll(0)
             raw = fcntl.ioctl(peer, termios.FIONREAD, b"\0\0\0\0")
         except OSError:
             return None
