@@ -10,6 +10,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from relay.ops.config import OpsConfig
+
 JwtAlgorithm: TypeAlias = Literal["HS256", "RS256", "ES256"]
 
 MIB = 1024 * 1024
@@ -83,6 +85,8 @@ class RelayConfig:
     notify_attempts: int = 5
     notify_retry_delay: float = 1.0
     notify_timeout: float = 10.0
+    #: Metrics listener, audit log and recordings (``relay.ops.config``).
+    ops: OpsConfig = field(default_factory=OpsConfig)
 
     def __post_init__(self) -> None:
         if (self.jwt_secret is None) == (self.jwt_public_key is None):

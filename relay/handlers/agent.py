@@ -14,7 +14,7 @@ import secrets
 
 from aiohttp import WSMsgType, web
 
-from relay.appkeys import CONNECTIONS, HUB
+from relay.appkeys import CONNECTIONS, HUB, OPS
 from relay.handlers.endpoint import (
     Socket,
     authenticate,
@@ -73,9 +73,12 @@ async def _authorised(sock: Socket, hello: AgentHello, hub: Hub) -> None:
     try:
         log.info("agent %s registered (sub=%s)", hello.agent_id, claims.sub)
         await hub.attach_agent(conn, hello)
+        ops = sock.request.app[OPS]
+        ops.agent_started(hello)
         try:
             await _loop(sock, conn, hub)
         finally:
+            ops.agent_gone(conn.agent_id)
             await hub.detach_agent(conn)
     finally:
         connections.release(claims.sub)
@@ -96,6 +99,7 @@ async def _loop(sock: Socket, conn: AgentConn, hub: Hub) -> None:
             if msg.type is WSMsgType.TEXT:
                 await _on_text(sock, conn, hub, msg.data)
             elif msg.type is WSMsgType.BINARY:
+                sock.request.app[OPS].metrics.message_received(KIND, TerminalOutput.TYPE)
                 await _on_output(sock, conn, hub, decode_binary_output(msg.data), msg.data)
         except ProtocolError as exc:
             _error(sock, exc.code, exc.message, exc.ref)
@@ -103,11 +107,14 @@ async def _loop(sock: Socket, conn: AgentConn, hub: Hub) -> None:
 
 async def _on_text(sock: Socket, conn: AgentConn, hub: Hub, text: str) -> None:
     message = decode(text, Direction.AGENT_TO_RELAY)
+    ops = sock.request.app[OPS]
+    ops.metrics.message_received(KIND, message.TYPE)
     match message:
         case TerminalOutput():
             await _on_output(sock, conn, hub, message, None)
         case AgentStatus():
             await hub.agent_status(conn, message)
+            ops.agent_status(conn.agent_id, message)
         case CommandAck():
             await hub.agent_ack(conn, message)
         case Heartbeat():
@@ -133,7 +140,9 @@ async def _on_output(
         )
         return
     await hub.agent_output(conn, chunk, frame)
+    sock.request.app[OPS].agent_output(chunk)
 
 
 def _error(sock: Socket, code: ErrorCode, message: str, ref: str | None = None) -> None:
     sock.outbox.send_text(encode(Error(code=code, message=message, ref=ref)))
+    sock.request.app[OPS].metrics.error_sent(code)

@@ -13,17 +13,22 @@ class Connections:
 
     def __init__(self, max_per_identity: int) -> None:
         self._max = max_per_identity
-        self._open: set[Outbox] = set()
+        #: open socket -> its endpoint kind (agent, dashboard)
+        self._open: dict[Outbox, str] = {}
         self._per_sub: Counter[str] = Counter()
 
     def __len__(self) -> int:
         return len(self._open)
 
-    def add(self, outbox: Outbox) -> None:
-        self._open.add(outbox)
+    def add(self, outbox: Outbox, kind: str = "other") -> None:
+        self._open[outbox] = kind
 
     def discard(self, outbox: Outbox) -> None:
-        self._open.discard(outbox)
+        self._open.pop(outbox, None)
+
+    def by_kind(self) -> Counter[str]:
+        """Open sockets per endpoint kind (the connections metric)."""
+        return Counter(self._open.values())
 
     def acquire(self, sub: str) -> bool:
         """Count one more authenticated connection of ``sub``; False when over the limit."""

@@ -17,7 +17,7 @@ import secrets
 
 from aiohttp import WSMsgType, web
 
-from relay.appkeys import CONNECTIONS, HUB
+from relay.appkeys import CONNECTIONS, HUB, OPS
 from relay.auth import Claims
 from relay.handlers.endpoint import (
     Socket,
@@ -102,6 +102,7 @@ class _Session:
         self.conn = conn
         self.claims = claims
         self.hub = hub
+        self.ops = sock.request.app[OPS]
         self.bucket = TokenBucket(sock.config.rate_limit, sock.config.rate_burst)
 
     async def run(self) -> None:
@@ -129,13 +130,16 @@ class _Session:
     ) -> None:
         error = Error(code=code, message=message, ref=ref, retry_after=retry_after)
         self.conn.peer.send_text(encode(error))
+        self.ops.metrics.error_sent(code)
 
     async def on_text(self, text: str) -> None:
         try:
             frame = parse(text, Direction.DASHBOARD_TO_RELAY)
+            self.ops.metrics.message_received(KIND, frame.type)
             if frame.type in INPUT_BEARING_TYPES:
                 wait = self.bucket.take()
                 if wait > 0:
+                    self.ops.metrics.rate_limited(frame.type)
                     self.error(
                         ErrorCode.RATE_LIMITED,
                         f"{frame.type} dropped: over {self.bucket.rate:g} messages per second",
@@ -209,6 +213,9 @@ class _Session:
                 "dashboard %s (%s): %s to %s: %s", self.conn.sub, self.conn.role,
                 message.TYPE, message.agent_id, outcome or "delivered",
             )
+        self.ops.control(sub=self.conn.sub, role=self.conn.role,
+                         session_id=self.conn.session_id, message=message,
+                         outcome=outcome or "sent")
 
     def in_scope(self, agent_id: str, ref: str | None) -> bool:
         if self.claims.may_see(agent_id):

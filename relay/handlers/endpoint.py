@@ -21,10 +21,11 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from relay.appkeys import CONFIG, CONNECTIONS
+from relay.appkeys import CONFIG, CONNECTIONS, OPS
 from relay.auth import AuthError, Claims, verify
 from relay.config import RelayConfig
 from relay.handlers.outbox import Outbox
+from relay.ops.logs import bind_connection
 from relay.protocol import (
     PROTOCOL_VERSION,
     AgentHello,
@@ -169,9 +170,10 @@ async def open_socket(request: web.Request, kind: str) -> Socket:
         WsTransport(request, ws, config.shutdown_timeout),
         limit=config.slow_consumer_bytes,
         name=f"{kind}@{peer_name(request)}",
+        meter=request.app[OPS].metrics,
     )
     outbox.start()
-    request.app[CONNECTIONS].add(outbox)
+    request.app[CONNECTIONS].add(outbox, kind)
     return Socket(request=request, ws=ws, outbox=outbox, config=config)
 
 
@@ -286,6 +288,7 @@ async def serve_endpoint(
     with 1011 and no detail on the wire; the detail goes to the log."""
     if not origin_allowed(request, request.app[CONFIG]):
         return forbidden_origin(request)
+    bind_connection(kind)
     sock = await open_socket(request, kind)
     try:
         first = await read_first(sock, direction, first_type.TYPE)

@@ -26,6 +26,16 @@ log = logging.getLogger(__name__)
 
 
 
+class Meter(Protocol):
+    """What an outbox reports (``relay.ops.metrics.RelayMetrics`` is one)."""
+
+    def output_sent(self, nbytes: int) -> None:
+        """A frame of agent output was handed to the socket (its size)."""
+
+    def slow_consumer_closed(self) -> None:
+        """The outbox closed itself, or was closed, with 4503."""
+
+
 class Transport(Protocol):
     """The socket side: write one frame, close with a code."""
 
@@ -69,10 +79,13 @@ class Outbox:
     and await :meth:`wait_closed` for the close frame to be written.
     """
 
-    def __init__(self, transport: Transport, *, limit: int, name: str = "peer") -> None:
+    def __init__(
+        self, transport: Transport, *, limit: int, name: str = "peer", meter: Meter | None = None
+    ) -> None:
         self._transport = transport
         self._limit = limit
         self._name = name
+        self._meter = meter
         self._items: deque[_Item | _Replay] = deque()
         self._queued = 0
         self._wake = asyncio.Event()
@@ -113,6 +126,8 @@ class Outbox:
             return
         self._close_code = code
         self._close_reason = reason
+        if code == CloseCode.SLOW_CONSUMER and self._meter is not None:
+            self._meter.slow_consumer_closed()
         self._items.clear()
         self._queued = 0
         self._wake.set()
@@ -159,6 +174,8 @@ class Outbox:
             and self._task is not None
             and self._send_now(item.frame)
         ):
+            if item.agent_id is not None and self._meter is not None:
+                self._meter.output_sent(item.size)
             return
         self._items.append(item)
         self._queued += item.size
@@ -175,9 +192,13 @@ class Outbox:
             if isinstance(head, _Item):
                 self._items.popleft()
                 self._queued -= head.size
+                if head.agent_id is not None and self._meter is not None:
+                    self._meter.output_sent(head.size)
                 return head.frame
             frame = next(head.frames, None)
             if frame is not None:
+                if self._meter is not None:
+                    self._meter.output_sent(len(frame))
                 return frame
             self._items.popleft()
         return None

@@ -6,13 +6,20 @@ Redis-backed hub, imported only then, so a relay without ``--redis`` never loads
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from relay.config import RelayConfig
 from relay.hub.interface import ChangeObserver, Hub
 from relay.hub.local import LocalHub
 
 
-def make_hub(config: RelayConfig, on_change: ChangeObserver | None = None) -> Hub:
-    """``on_change`` sees every change the hub announces to dashboards (notifications)."""
+def make_hub(
+    config: RelayConfig,
+    on_change: ChangeObserver | None = None,
+    on_redis_roundtrip: Callable[[float], None] | None = None,
+) -> Hub:
+    """``on_change`` sees every change the hub announces to dashboards (notifications);
+    ``on_redis_roundtrip`` gets the seconds each timed Redis command took (metrics)."""
     if config.redis_url is None:
         return LocalHub(
             scrollback_bytes=config.scrollback_bytes,
@@ -30,4 +37,5 @@ def make_hub(config: RelayConfig, on_change: ChangeObserver | None = None) -> Hu
         prefix=config.redis_prefix,
         slow_consumer_bytes=config.slow_consumer_bytes,
         on_change=on_change,
+        on_roundtrip=on_redis_roundtrip,
     )

@@ -112,6 +112,7 @@ class RedisHub:
         read_block: float = 5.0,
         slow_consumer_bytes: int | None = None,
         on_change: ChangeObserver | None = None,
+        on_roundtrip: Callable[[float], None] | None = None,
     ) -> None:
         self._url = url
         self._on_change = on_change
@@ -123,6 +124,7 @@ class RedisHub:
         self._clock = clock
         self._read_block = read_block
         self._slow_consumer_bytes = slow_consumer_bytes
+        self._on_roundtrip = on_roundtrip
         self.relay_id = secrets.token_hex(6)
         # Shared-state copy
         self._agents: dict[str, Record] = {}
@@ -167,6 +169,7 @@ class RedisHub:
             self._client, self._keys, self.relay_id, self._store,
             ttl=self._liveness_ttl, sweep_interval=self._sweep_interval,
             forget_after=self._forget_after, clock=self._clock, on_down=self._down,
+            on_roundtrip=self._on_roundtrip,
         )
         self._reader = Reader(
             self._url, self._keys, self._feeds, self._client, on_down=self._down,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
@@ -47,6 +48,7 @@ class Liveness:
         forget_after: float,
         clock: Callable[[], float],
         on_down: Callable[[], None],
+        on_roundtrip: Callable[[float], None] | None = None,
     ) -> None:
         self._client = client
         self._keys = keys
@@ -58,6 +60,7 @@ class Liveness:
         self._forget_after = forget_after
         self._clock = clock
         self._on_down = on_down
+        self._on_roundtrip = on_roundtrip
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -73,8 +76,12 @@ class Liveness:
             await self._client.delete(self._keys.alive(self._relay_id))
 
     async def beat(self) -> None:
-        """Refresh this relay's alive key (raises when Redis is down)."""
+        """Refresh this relay's alive key (raises when Redis is down); the round trip it
+        took goes to ``on_roundtrip`` (the relay's Redis latency metric)."""
+        started = time.perf_counter()
         await self._client.set(self._keys.alive(self._relay_id), "1", px=self._ttl_ms)
+        if self._on_roundtrip is not None:
+            self._on_roundtrip(time.perf_counter() - started)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
