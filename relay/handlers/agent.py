@@ -121,6 +121,7 @@ async def _on_text(sock: Socket, conn: AgentConn, hub: Hub, text: str) -> None:
             await hub.agent_heartbeat(conn, message)
         case AgentActivity():
             await hub.agent_activity(conn, message.activity)
+            ops.agent_activity(conn.agent_id, message.activity)
         case AgentHello():
             _error(sock, ErrorCode.INVALID_MESSAGE,
                    "agent:hello: this connection is already registered")

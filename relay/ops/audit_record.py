@@ -15,8 +15,9 @@ Fields (``null`` ones are left out of the line)::
                 permission:decide
     request_id  the dashboard's own id (command:request, command:interrupt,
                 permission:decide)
-    outcome     sent (handed to the agent's connection) or the error code it was answered
-                with: forbidden, unknown_agent, agent_offline, stale_decision
+    outcome     sent (handed to the agent's connection; its command:ack goes to the
+                dashboard) or the error code it was answered with: forbidden,
+                unknown_agent, agent_offline, stale_decision
     input, submit            command:request: the text and whether Enter followed
     bytes                    terminal:input: the size of the keystrokes in UTF-8 bytes
     cols, rows               terminal:resize
@@ -31,7 +32,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
-from relay.protocol import CommandInterrupt, CommandRequest, TerminalInput, TerminalResize
+from relay.protocol import (
+    CommandInterrupt,
+    CommandRequest,
+    PermissionDecide,
+    TerminalInput,
+    TerminalResize,
+)
 
 ACTIONS: Final = (
     "command:request",
@@ -92,14 +99,10 @@ def control_fields(message: object) -> dict[str, Any]:
             return {"cols": message.cols, "rows": message.rows}
         case CommandInterrupt():
             return {"request_id": message.request_id, "signal": message.signal}
-    return _decision_fields(message)
-
-
-def _decision_fields(message: object) -> dict[str, Any]:
-    # permission:decide (protocol 1.1); read by name so this module does not depend on
-    # the order in which the 1.1 message types land.
-    keep = ("request_id", "decision", "decision_id", "message")
-    return {name: getattr(message, name) for name in keep if hasattr(message, name)}
+        case PermissionDecide():
+            return {"request_id": message.request_id, "decision": message.decision,
+                    "decision_id": message.decision_id, "message": message.message}
+    raise TypeError(f"not a control message: {type(message).__name__}")
 
 
 def build(

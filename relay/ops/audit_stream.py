@@ -6,9 +6,9 @@ clock), capped with ``XADD MAXLEN ~ N``. Reads page backwards with ``XREVRANGE``
 the newest records come first and a time window maps onto entry ids.
 
 Appends never make a handler wait for Redis: records go into a bounded queue that one
-writer task drains, in order, up to ``BATCH`` records per pipelined round trip. While Redis is unreachable the writer retries the head
-record with backoff; when the queue is full new records are dropped and counted (the
-audit file, when configured, still has them).
+writer task drains, in order, up to ``BATCH`` records per pipelined round trip. While
+Redis is unreachable the writer retries the batch with backoff; when the queue is full
+new records are dropped and counted (the audit file, when configured, still has them).
 """
 
 from __future__ import annotations

@@ -67,6 +67,8 @@ class Timeline:
     base_cols: int = 0
     base_rows: int = 0
     end: int | None = None
+    #: the label of the last activity marker (a repeated report adds none)
+    activity: str | None = None
 
     def __post_init__(self) -> None:
         self.base_cols, self.base_rows = self.cols, self.rows

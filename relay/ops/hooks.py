@@ -8,6 +8,7 @@ call per event from a handler, so the handlers stay free of operations detail::
     agent handler       agent_started(hello)              recording opens / resizes
                         agent_output(chunk)               bytes in + recording
                         agent_status(agent_id, status)    resize + exit marker
+                        agent_activity(agent_id, activity) activity marker
                         agent_gone(agent_id)              recording file flushed
     both                metrics.*                         counters (relay.ops.metrics)
 """
@@ -22,7 +23,7 @@ from relay.ops.audit import AuditLog
 from relay.ops.audit_record import SENT
 from relay.ops.metrics import RelayMetrics
 from relay.ops.recorder import Recorder
-from relay.protocol import AgentHello, AgentStatus, TerminalOutput
+from relay.protocol import Activity, AgentHello, AgentStatus, TerminalOutput
 
 DECISION: Final = "permission:decide"
 
@@ -78,6 +79,12 @@ class Ops:
         if status.state == "exited":
             how = status.signal or f"code {status.exit_code}"
             self.recorder.marker(agent_id, f"exited ({how})")
+
+    def agent_activity(self, agent_id: str, activity: Activity) -> None:
+        label = f"activity: {activity.state}"
+        if activity.reason is not None:
+            label += f" ({activity.reason})"
+        self.recorder.activity(agent_id, label)
 
     def agent_gone(self, agent_id: str) -> None:
         self.recorder.agent_gone(agent_id)

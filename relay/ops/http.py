@@ -69,14 +69,8 @@ async def _refresh(app: web.Application) -> None:
     agents = await app[HUB].list_agents(_Everything())
     app[OPS].metrics.refresh(
         app[CONNECTIONS].by_kind(),
-        ((a.state, _activity(a)) for a in agents),
+        ((a.state, a.activity.state if a.activity is not None else None) for a in agents),
     )
-
-
-def _activity(info: object) -> str | None:
-    activity = getattr(info, "activity", None)  # AgentInfo.activity (protocol 1.1)
-    state = getattr(activity, "state", None)
-    return state if isinstance(state, str) else None
 
 
 Handler: TypeAlias = Callable[[web.Request], Awaitable[web.StreamResponse]]

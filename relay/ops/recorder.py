@@ -130,6 +130,14 @@ class Recorder:
         if cast is not None:
             self._write(cast, event(now - cast.started, "m", label))
 
+    def activity(self, agent_id: str, label: str) -> None:
+        """A marker for an activity report, unless it repeats the last one."""
+        timeline = self._timelines.get(agent_id)
+        if timeline is None or timeline.activity == label:
+            return
+        timeline.activity = label
+        self.marker(agent_id, label)
+
     # ------------------------------------------------------------------ reads
 
     def timeline(self, agent_id: str) -> Timeline | None:

@@ -23,7 +23,8 @@ async def test_each_connection_task_logs_its_own_id() -> None:
 
     (id1, line1), (id2, line2) = await asyncio.gather(connection("agent"),
                                                       connection("dashboard"))
-    assert id1.startswith("agent-") and id2.startswith("dashboard-")
+    assert id1.startswith("agent-")
+    assert id2.startswith("dashboard-")
     assert (line1["conn"], line2["conn"]) == (id1, id2)
     assert line1["message"] == "auth ok: sub=alice"
     assert (line1["level"], line1["logger"]) == ("info", "relay.test")

@@ -65,7 +65,8 @@ async def test_every_control_action_is_one_line_with_its_outcome_and_no_token(
     ]
     command, keys, resize, interrupt = records[:4]
     assert (command["request_id"], command["input"], command["submit"]) == ("r1", "make test", True)
-    assert keys["bytes"] == len("päss\r".encode()) and "data" not in keys
+    assert keys["bytes"] == len("päss\r".encode())
+    assert "data" not in keys
     assert "päss" not in log.read_text()
     assert (resize["cols"], resize["rows"]) == (100, 30)
     assert (interrupt["request_id"], interrupt["signal"]) == ("i1", "SIGINT")
@@ -151,5 +152,40 @@ async def test_the_audit_file_is_rotated_by_size(
     assert not log.with_name("audit.log.3").exists()
     kept = [r["cols"] for f in reversed(files) for r in lines(f)]
     assert kept == list(range(10 + 40 - len(kept), 50))  # the newest, in order, none torn
+    await agent.close()
+    await dash.close()
+
+
+WAITING = {
+    "state": "waiting", "since": 100.5, "reason": "permission",
+    "prompt": "Allow Bash: rm -rf build?", "options": None, "decision_id": "d-1",
+    "detail": None, "agent_kind": "claude", "source": "hook",
+}
+
+
+async def test_a_permission_decision_is_audited_with_its_text_and_a_stale_one_too(
+    make_relay: Any, make_token: Any, connect_agent: Any, connect_dashboard: Any,
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "audit.log"
+    relay = await make_relay(ops=OpsConfig(audit_log=log))
+    agent = await connect_agent(relay, "a1")
+    dash = await connect_dashboard(relay, sub="alice")
+    await agent.send("agent:activity", activity=WAITING)
+    await dash.wait_for("agent:status", lambda m: m["agent"]["activity"] is not None)
+    await dash.send("permission:decide", agent_id="a1", request_id="p1", decision_id="d-1",
+                    decision="deny", message="use make clean")
+    await agent.expect("permission:decide")
+    await dash.send("permission:decide", agent_id="a1", request_id="p2", decision_id="d-0",
+                    decision="allow")
+    assert (await dash.error())["code"] == "stale_decision"
+    await settle(dash)
+    decided, stale = lines(log)
+    assert decided == {**decided, "action": "permission:decide", "outcome": "sent",
+                       "request_id": "p1", "decision_id": "d-1", "decision": "deny",
+                       "message": "use make clean", "sub": "alice", "agent_id": "a1"}
+    assert (stale["outcome"], stale["decision"], stale["decision_id"]) == (
+        "stale_decision", "allow", "d-0")
+    assert "message" not in stale
     await agent.close()
     await dash.close()

@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from relay.app import create_app
 from relay.ops.config import OpsConfig
 
@@ -128,7 +126,8 @@ async def test_a_recording_stops_with_a_marker_at_its_size_cap(
     _, evs = events(path)
     assert evs[-1][1:] == ["m", "recording stopped: size cap reached"]
     shown = await asciinema("cat", str(path))
-    assert shown.startswith(b"chunk 00\r\n") and shown.endswith(b"\r\n")
+    assert shown.startswith(b"chunk 00\r\n")
+    assert shown.endswith(b"\r\n")
     assert len(shown) < 400
     await agent.close()
 
@@ -150,8 +149,42 @@ async def test_a_restarted_relay_continues_the_agents_cast_file(
     await agent.output("a1", agent.welcome["resume_from"], b"after\r\n")
     await synced(agent)
     path = await fetch_cast(second, make_token("viewer"), "a1", tmp_path)
-    head, evs = events(path)
+    _head, evs = events(path)
     assert sum(1 for line in path.read_text().splitlines() if '"version"' in line) == 1
     assert [e[0] for e in evs] == sorted(e[0] for e in evs)
     assert await asciinema("cat", str(path)) == b"before\r\nafter\r\n"
     await agent.close()
+
+
+async def test_activity_changes_and_decisions_are_markers_and_agents_count_by_activity(
+    relay: Any, make_token: Any, connect_agent: Any, connect_dashboard: Any, tmp_path: Path
+) -> None:
+    waiting = {"state": "waiting", "since": 1.0, "reason": "permission", "prompt": "Allow?",
+               "options": None, "decision_id": "d-1", "detail": None,
+               "agent_kind": "claude", "source": "hook"}
+    working = {"state": "working", "since": 2.0, "reason": None, "prompt": None,
+               "options": None, "decision_id": None, "detail": "make",
+               "agent_kind": "claude", "source": "hook"}
+    agent = await connect_agent(relay, "a1")
+    dash = await connect_dashboard(relay, sub="alice")
+    await agent.output("a1", 0, b"Allow? ")
+    await agent.send("agent:activity", activity=waiting)
+    await agent.send("agent:activity", activity=waiting)    # a repeat: no second marker
+    await dash.wait_for("agent:status", lambda m: m["agent"]["activity"] is not None)
+    resp = await relay.get("/metrics",
+                           headers={"Authorization": f"Bearer {make_token('admin')}"})
+    assert 'agent_relay_agents_activity{activity="waiting"} 1.0' in await resp.text()
+    await dash.send("permission:decide", agent_id="a1", request_id="p1", decision_id="d-1",
+                    decision="allow")
+    await agent.expect("permission:decide")
+    await agent.send("agent:activity", activity=working)
+    await agent.output("a1", 7, b"yes\r\n")
+    await synced(agent)
+
+    path = await fetch_cast(relay, make_token("viewer"), "a1", tmp_path)
+    _, evs = events(path)
+    assert [e[2] for e in evs if e[1] == "m"] == [
+        "activity: waiting (permission)", "decision: allow by alice", "activity: working"]
+    assert await asciinema("cat", str(path)) == b"Allow? yes\r\n"
+    await agent.close()
+    await dash.close()

@@ -8,7 +8,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 
-
 def parse(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample as ``{(name, sorted labels): value}``."""
     return {
