@@ -22,12 +22,17 @@ def fail(message: str, code: ExitCode) -> NoReturn:
 
 
 def setup_logging(ctx: click.Context, default: str) -> None:
-    """Log to stderr at the group's ``--log-level``, else at ``default`` (the command's)."""
-    level = ctx.find_root().params.get("log_level")
+    """Log to stderr at the group's ``--log-level``, else at ``default`` (the command's),
+    in the group's ``--log-format``."""
+    from relay.ops.logs import make_formatter
+
+    params = ctx.find_root().params
+    level = params.get("log_level")
     handler = logging.StreamHandler(sys.stderr)
     # "\r\n" keeps log lines readable when the terminal is in raw mode.
     handler.terminator = "\r\n" if sys.stderr.isatty() else "\n"
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(make_formatter("json" if params.get("log_format") == "json"
+                                        else "human"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel((level if isinstance(level, str) else default).upper())
@@ -42,5 +47,12 @@ def setup_logging(ctx: click.Context, default: str) -> None:
     help="Log level on stderr [default: the command's: warning for run and token, info "
     "for relay].",
 )
-def main(log_level: str | None) -> None:
+@sidecar_option(
+    "--log-format",
+    type=click.Choice(["human", "json"]),
+    default="human",
+    help="Log lines on stderr: human, or json (one object per line, with the id of the "
+    "connection that logged it).",
+)
+def main(log_level: str | None, log_format: str) -> None:
     """Run a command under a PTY and watch and steer it from a web dashboard."""

@@ -21,6 +21,7 @@ from ..allocator import tune_allocator
 from ..errors import ExitCode
 from .group import fail, main, setup_logging
 from .options import RELAY_PREFIX, config_default, positive, with_twin
+from .relay_ops import add_options, pop_ops_config
 
 #: Parameters of ``relay`` that are not RelayConfig fields of the same name.
 KEY_OPTIONS = frozenset({"jwt_secret", "jwt_public_key"})
@@ -50,8 +51,10 @@ def relay_command(ctx: click.Context, /, **options: Any) -> None:
             raise click.BadParameter(str(exc), param_hint="--jwt-public-key") from None
     if jwt_secret is None and public_key is None:
         raise click.UsageError("give --jwt-secret (or AGENT_RELAY_JWT_SECRET) or --jwt-public-key")
+    ops = pop_ops_config(options)
     try:
         config = RelayConfig(
+            ops=ops,
             jwt_secret=jwt_secret.encode() if jwt_secret is not None else None,
             jwt_public_key=public_key,
             jwt_algorithm=algorithm,  # type: ignore[arg-type]
@@ -181,3 +184,4 @@ relay_option(
     "--redis-prefix",
     help="With --redis: prefix of every key and channel (several fleets may share one Redis).",
 )
+add_options(relay_command)

@@ -18,6 +18,7 @@ from agent_sidecar.cli import main
 from agent_sidecar.config import RunConfig
 from relay.auth import verify
 from relay.config import RelayConfig
+from relay.ops.config import OpsConfig
 
 SECRET = "a-secret-that-is-long-enough-for-hs256-0123456789"
 TWIN = re.compile(r"AGENT_(SIDECAR|RELAY)_[A-Z0-9_]+")
@@ -95,6 +96,7 @@ def _config_defaults(config: type[Any]) -> dict[str, Any]:
         ("run", RunConfig, {}),
         ("run", BackoffPolicy, {"reconnect_initial": "initial", "reconnect_max": "maximum"}),
         ("relay", RelayConfig, {}),
+        ("relay", OpsConfig, {}),
         ("token", RelayConfig, {}),
         ("token", RunConfig, {}),
     ],
