@@ -36,7 +36,7 @@ def create_app(config: RelayConfig, hub: Hub | None = None) -> web.Application:
     app = web.Application()
     app[CONFIG] = config
     app[OPS] = ops = Ops(config)
-    notifier = make_notifier(config)
+    notifier = make_notifier(config, ops.metrics)
     app[NOTIFIER] = notifier
     observe = notifier.observe if notifier is not None else None
     app[HUB] = (

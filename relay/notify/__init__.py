@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from relay.config import RelayConfig
 from relay.notify.claims import Claims, MemoryClaims, RedisClaims
-from relay.notify.notifier import Channel, Delivery, Notifier
+from relay.notify.notifier import Channel, Delivery, Meter, Notifier
 
 __all__ = ["Channel", "Delivery", "Notifier", "make_notifier"]
 
 
-def make_notifier(config: RelayConfig) -> Notifier | None:
+def make_notifier(config: RelayConfig, meter: Meter | None = None) -> Notifier | None:
+    """The relay's notifier, or None without channels; ``meter`` counts deliveries."""
     channels = [Channel("webhook", url) for url in config.notify_webhooks]
     channels += [Channel("ntfy", url) for url in config.notify_ntfy]
     if not channels:
@@ -36,4 +37,5 @@ def make_notifier(config: RelayConfig) -> Notifier | None:
             retry_delay=config.notify_retry_delay,
             timeout=config.notify_timeout,
         ),
+        meter=meter,
     )

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal, TypeAlias
+from typing import Final, Literal, Protocol, TypeAlias
 
 import aiohttp
 
@@ -80,6 +80,14 @@ class _Retry(Exception):
     """This attempt failed in a way worth another try; the message says how."""
 
 
+class Meter(Protocol):
+    """Delivery counts by channel kind (``relay.ops.metrics.RelayMetrics`` is one)."""
+
+    def notification_delivered(self, channel: str) -> None: ...
+
+    def notification_failed(self, channel: str) -> None: ...
+
+
 class Notifier:
     def __init__(
         self,
@@ -89,6 +97,7 @@ class Notifier:
         base_url: str | None = None,
         delivery: Delivery | None = None,
         clock: Callable[[], float] = time.time,
+        meter: Meter | None = None,
     ) -> None:
         self.channels = channels
         #: Where the dashboard is (links ``BASE/#agent=ID``); set once the relay listens
@@ -97,6 +106,7 @@ class Notifier:
         self._claims = claims
         self._delivery = delivery or Delivery()
         self._clock = clock
+        self._meter = meter
         self._queues = {c: asyncio.Queue[Notice](QUEUE_LIMIT) for c in channels}
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
@@ -146,6 +156,7 @@ class Notifier:
             try:
                 queue.put_nowait(notice)
             except asyncio.QueueFull:
+                self._failed(channel)
                 log.warning(
                     "notify: %s is %d notices behind; dropped %s of agent %s",
                     channel.shown, queue.qsize(), notice.kind, notice.info.agent_id,
@@ -184,6 +195,7 @@ class Notifier:
                 await self._post(channel, notice)
             except _Retry as exc:
                 if attempt == policy.attempts:
+                    self._failed(channel)
                     log.warning("notify: %s of agent %s to %s: gave up after %d attempts (%s)",
                                 notice.kind, agent_id, channel.shown, attempt, exc)
                     return
@@ -192,13 +204,20 @@ class Notifier:
                          notice.kind, agent_id, channel.shown, exc, delay)
                 await asyncio.sleep(delay)
             except _GiveUp as exc:
+                self._failed(channel)
                 log.warning("notify: %s of agent %s to %s: %s; not retried",
                             notice.kind, agent_id, channel.shown, exc)
                 return
             else:
+                if self._meter is not None:
+                    self._meter.notification_delivered(channel.kind)
                 log.info("notify: %s of agent %s sent to %s", notice.kind, agent_id,
                          channel.shown)
                 return
+
+    def _failed(self, channel: Channel) -> None:
+        if self._meter is not None:
+            self._meter.notification_failed(channel.kind)
 
     async def _claim(self, key: str) -> bool:
         try:

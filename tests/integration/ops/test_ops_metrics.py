@@ -7,6 +7,10 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.notify_receiver import make_receiver
+
+__all__ = ["make_receiver"]
+
 
 def parse(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample as ``{(name, sorted labels): value}``."""
@@ -113,3 +117,30 @@ async def test_metrics_listen_serves_metrics_without_a_token_on_its_own_port(
     assert value(samples, "agent_relay_connections", kind="agent") == 0
     async with session.get(f"http://127.0.0.1:{port}/api/agents") as resp:
         assert resp.status == 404
+
+
+async def test_notification_deliveries_and_failures_are_counted_by_channel(
+    make_relay: Any, make_token: Any, connect_agent: Any, make_receiver: Any
+) -> None:
+    import asyncio
+
+    from relay.appkeys import NOTIFIER
+    from tests.contract.test_activity import WAITING
+
+    good = await make_receiver()
+    bad = await make_receiver(answers=[404])
+    relay = await make_relay(notify_webhooks=(good.url,), notify_ntfy=(bad.url,),
+                             notify_retry_delay=0.01, notify_timeout=2.0)
+    agent = await connect_agent(relay, "a1")
+    await agent.send("agent:activity", activity=WAITING)
+    await good.next()
+    await bad.next()
+    notifier = relay.server.app[NOTIFIER]
+    assert notifier is not None
+    async with asyncio.timeout(5):
+        await notifier.drained()
+    m = await scrape(relay, make_token("admin", sub="root"))
+    assert value(m, "agent_relay_notifications_delivered_total", channel="webhook") == 1
+    assert value(m, "agent_relay_notifications_failed_total", channel="ntfy") == 1
+    assert ("agent_relay_notifications_failed_total", (("channel", "webhook"),)) not in m
+    await agent.close()
