@@ -22,6 +22,12 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 VERSION: Final = 2
+#: Output within this long after the previous output mark joins it (one event), so a
+#: chatty agent costs at most 100 marks a second.
+COALESCE_SECONDS: Final = 0.01
+#: Marks kept per agent (about 90 bytes each: under 1 MiB per agent); older output
+#: still in the scrollback is shown at the oldest kept mark's time.
+MAX_MARKS: Final = 8192
 
 
 def header(width: int, height: int, timestamp: int, title: str | None = None) -> str:
@@ -61,7 +67,7 @@ class Timeline:
     cols: int
     rows: int
     title: str | None = None
-    max_marks: int = 65536
+    max_marks: int = MAX_MARKS
     marks: deque[Mark] = field(default_factory=deque)
     #: size in effect before the oldest kept mark
     base_cols: int = 0
@@ -85,8 +91,8 @@ class Timeline:
             return
         self.end = end
         last = self.marks[-1] if self.marks else None
-        if last is not None and last.kind == "o" and now - last.time < 0.001:
-            self.marks[-1] = Mark(last.time, "o", end=end)  # same instant: one event
+        if last is not None and last.kind == "o" and now - last.time < COALESCE_SECONDS:
+            self.marks[-1] = Mark(last.time, "o", end=end)  # one event per 10 ms
         else:
             self._add(Mark(now, "o", end=end))
 

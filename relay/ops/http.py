@@ -34,6 +34,8 @@ from relay.ops.cast import Timeline, render
 log = logging.getLogger(__name__)
 
 CAST_TYPE: Final = "application/x-asciicast"
+#: A cast rendered from the scrollback is written in pieces of about this many characters.
+STREAM_BATCH: Final = 64 * 1024
 
 
 class _Refused(Exception):
@@ -152,8 +154,20 @@ async def cast(request: web.Request) -> web.StreamResponse:
     timeline = ops.recorder.timeline(agent_id) or Timeline(
         started=info.started_at, cols=info.cols, rows=info.rows, title=info.name
     )
-    text = "".join(line + "\n" for line in render(timeline, out.offset, out.data))
-    return web.Response(text=text, content_type=CAST_TYPE, headers=headers)
+    response = web.StreamResponse(headers={**headers, "Content-Type": CAST_TYPE})
+    await response.prepare(request)
+    batch: list[str] = []
+    size = 0
+    for line in render(timeline, out.offset, out.data):
+        batch.append(line)
+        size += len(line)
+        if size >= STREAM_BATCH:
+            await response.write(("\n".join(batch) + "\n").encode())
+            batch, size = [], 0
+    if batch:
+        await response.write(("\n".join(batch) + "\n").encode())
+    await response.write_eof()
+    return response
 
 
 def add_routes(app: web.Application) -> None:

@@ -62,3 +62,12 @@ def test_a_resend_below_the_end_adds_no_mark_and_the_mark_count_is_bounded() -> 
     assert (t.base_cols, t.base_rows) == (80, 24)  # the dropped mark was output
     t.output(6.0, 10)
     assert (t.base_cols, t.base_rows) == (90, 30)  # the resize fell off the front
+
+
+def test_output_within_ten_milliseconds_is_one_event_at_its_first_time() -> None:
+    t = Timeline(started=0.0, cols=80, rows=24)
+    t.output(1.000, 2)
+    t.output(1.004, 4)
+    t.output(1.020, 6)
+    _, events = cast(t, 0, b"abcdef")
+    assert events == [[1.0, "o", "abcd"], [1.02, "o", "ef"]]
