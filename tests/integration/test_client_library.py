@@ -76,12 +76,14 @@ async def test_follow_delivers_every_byte_once_then_the_exit_code(
     stream = await client.subscribe("itest-agent", since=0, follow=True)
     received = bytearray()
     exit_event: Exited | None = None
+    sent = False
     async with _deadline():
         async for event in stream:
             if isinstance(event, TerminalOutput):
                 assert event.offset == len(received)
                 received += event.data
-                if b"ready" in received and b"got:" not in received:
+                if b"ready" in received and not sent:
+                    sent = True
                     ack = await client.command("itest-agent", "hello", timeout=WAIT)
                     assert ack.ok, ack
             elif isinstance(event, Exited):
@@ -104,7 +106,7 @@ async def test_without_follow_the_stream_ends_at_the_end_it_had_when_subscribed(
 ) -> None:
     start_sidecar(make_run_config(live_relay.url, py(READS_THEN_EXITS)))
     client = await connect_as()
-    await _wait_output(client, "itest-agent", b"ready")
+    await _wait_output(client, "itest-agent", b"ready\r\n")
     stream = await client.subscribe("itest-agent", since=2, follow=False)
     events = await collect(stream)
     data = b"".join(e.data for e in events if isinstance(e, TerminalOutput))
