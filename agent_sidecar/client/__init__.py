@@ -2,7 +2,7 @@
 
 Map::
 
-    endpoint    Endpoint (relay URL + token), resolve_endpoint(): --relay/--token or
+    endpoint    Endpoint (relay URL + token), resolve_endpoints(): --relay/--token or
                 the embedded relay of `agent-sidecar run` through its runtime file
     connection  Client: connect + auth, the live agent list, events(), subscribe(),
                 command()/interrupt() (acks by request_id), input(), resize(), ping()
@@ -43,7 +43,7 @@ from relay.protocol import (
 )
 
 from .connection import AgentEvent, Client
-from .endpoint import Endpoint, EndpointError, embedded_endpoint, resolve_endpoint
+from .endpoint import Endpoint, EndpointError, embedded_endpoint, resolve_endpoints
 from .errors import (
     AgentOffline,
     ClientError,
@@ -84,5 +84,5 @@ __all__ = [
     "TokenRefused",
     "UnknownAgent",
     "embedded_endpoint",
-    "resolve_endpoint",
+    "resolve_endpoints",
 ]

@@ -26,9 +26,9 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Self, TypeAlias
+from typing import Any, Self, TypeAlias
 from urllib.parse import quote
 
 import aiohttp
@@ -42,10 +42,12 @@ from relay.protocol import (
     CommandRequest,
     DashboardConnect,
     DashboardConnected,
+    Decision,
     Direction,
     Error,
     Heartbeat,
     Message,
+    PermissionDecide,
     ProtocolError,
     Role,
     SignalName,
@@ -101,6 +103,7 @@ class Client:
         self._agents: dict[str, AgentInfo] = {a.agent_id: a for a in connected.agents}
         self._streams: dict[str, OutputStream] = {}
         self._pending_subscribes: deque[OutputStream] = deque()
+        self._subscribe_refs: dict[str, OutputStream] = {}
         self._acks: dict[str, asyncio.Future[CommandAck]] = {}
         self._pings: dict[str, asyncio.Future[None]] = {}
         self._watchers: list[asyncio.Queue[AgentEvent | ClientError]] = []
@@ -152,6 +155,22 @@ class Client:
             raise
         log.info("connected to %s as %s (%s)", endpoint.dashboard_url, first.sub, first.role)
         return cls(session, ws, first, endpoint)
+
+    @classmethod
+    async def connect_first(
+        cls, endpoints: Sequence[Endpoint], **kwargs: Any
+    ) -> Self:
+        """:meth:`connect` to the first of ``endpoints`` that can be reached (in order);
+        :class:`RelayUnreachable` naming every one when none can."""
+        if not endpoints:
+            raise ValueError("no endpoint to connect to")
+        failures: list[str] = []
+        for endpoint in endpoints:
+            try:
+                return await cls.connect(endpoint, **kwargs)
+            except RelayUnreachable as exc:
+                failures.append(str(exc))
+        raise RelayUnreachable("; ".join(failures))
 
     @staticmethod
     async def _open(
@@ -251,13 +270,17 @@ class Client:
             old.fail(ConnectionLost(f"replaced by a new subscription to {agent_id!r}", 1000))
         self._streams[agent_id] = stream
         self._pending_subscribes.append(stream)
-        await self._send(Subscribe(agent_id=agent_id, since=since))
+        rid = self._request_id()
+        self._subscribe_refs[rid] = stream
         try:
+            await self._send(Subscribe(agent_id=agent_id, since=since, request_id=rid))
             await stream.subscribed
         except ClientError:
             if self._streams.get(agent_id) is stream:
                 del self._streams[agent_id]
             raise
+        finally:
+            self._subscribe_refs.pop(rid, None)
         return stream
 
     async def unsubscribe(self, agent_id: str) -> None:
@@ -283,6 +306,28 @@ class Client:
         """``command:interrupt``: signal the agent's foreground process group; the ack."""
         rid = self._request_id()
         msg = CommandInterrupt(request_id=rid, signal=signal, agent_id=agent_id)
+        return await self._request(rid, msg, timeout)
+
+    async def decide(
+        self,
+        agent_id: str,
+        decision_id: str,
+        decision: Decision,
+        message: str | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> CommandAck:
+        """``permission:decide`` (1.1): allow or deny the permission request the agent holds
+        open (``activity.decision_id``); the ack. A decision that is no longer pending
+        raises :class:`RequestFailed` with code ``stale_decision``."""
+        rid = self._request_id()
+        msg = PermissionDecide(
+            request_id=rid,
+            decision_id=decision_id,
+            decision=decision,
+            message=message,
+            agent_id=agent_id,
+        )
         return await self._request(rid, msg, timeout)
 
     async def input(self, agent_id: str, data: str) -> None:
@@ -348,7 +393,10 @@ class Client:
             raise ConnectionLost(f"cannot send to the relay: {_why(exc)}") from None
 
     async def _request(
-        self, rid: str, msg: CommandRequest | CommandInterrupt, timeout: float | None
+        self,
+        rid: str,
+        msg: CommandRequest | CommandInterrupt | PermissionDecide,
+        timeout: float | None,
     ) -> CommandAck:
         waiter: asyncio.Future[CommandAck] = asyncio.get_running_loop().create_future()
         self._acks[rid] = waiter
@@ -437,14 +485,21 @@ class Client:
 
     def _on_error(self, msg: Error) -> None:
         error = from_error(msg.code.value, msg.message)
+        stream = self._subscribe_refs.get(msg.ref) if msg.ref is not None else None
+        if stream is not None:
+            if stream in self._pending_subscribes:
+                self._pending_subscribes.remove(stream)
+            stream.fail(error)
+            return
         if msg.ref is not None and msg.ref in self._acks:
             waiter = self._acks[msg.ref]
             if not waiter.done():
                 waiter.set_exception(error)
             return
         if msg.ref is None and self._pending_subscribes:
-            stream = self._pending_subscribes.popleft()
-            stream.fail(error)
+            # A relay older than 1.1 leaves subscribe errors without ref: it answers in
+            # order, so this error is about the oldest subscribe still waiting.
+            self._pending_subscribes.popleft().fail(error)
             return
         self.on_error(error)
 

@@ -3,6 +3,7 @@ embedded relay of ``agent-sidecar run`` on ``--port`` through its runtime file."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -86,12 +87,12 @@ def embedded_endpoint(port: int, directory: Path, token: str | None = None) -> E
     return Endpoint(url=info.url, token=token)
 
 
-def resolve_endpoint(
-    relay: str | None, token: str | None, port: int, directory: Path
-) -> Endpoint:
-    """``--relay`` and ``--token`` when a relay is given, else the embedded relay."""
-    if relay:
+def resolve_endpoints(
+    relays: Sequence[str], token: str | None, port: int, directory: Path
+) -> list[Endpoint]:
+    """One endpoint per ``--relay`` (all with ``token``), else the embedded relay."""
+    if relays:
         if not token:
             raise EndpointError("--relay needs a token: give --token or set AGENT_SIDECAR_TOKEN")
-        return Endpoint(url=relay, token=token)
-    return embedded_endpoint(port, directory, token or None)
+        return [Endpoint(url=url, token=token) for url in relays]
+    return [embedded_endpoint(port, directory, token or None)]

@@ -1,0 +1,103 @@
+"""Terminal output as plain text, for reading in a pipe, a file or a pager.
+
+:class:`PlainText` is fed the raw bytes of an output stream in any chunking and returns
+text: UTF-8 decoded (invalid bytes as U+FFFD); escape sequences removed (CSI, OSC, DCS
+and the other string sequences, two- and three-byte escapes); a line ends at ``\\n``,
+and text after a lone ``\\r`` (a progress bar redrawing its line) starts a new line;
+other control characters dropped except tab. A sequence split across chunks is
+handled: its start is remembered until it ends. What a screen would show after cursor
+movement is not reconstructed; use ``--raw`` and a terminal for that.
+"""
+
+from __future__ import annotations
+
+import codecs
+import enum
+
+ESC = "\x1b"
+BEL = "\x07"
+#: Escape sequences longer than this are abandoned (treated as ended), so a stray ESC
+#: cannot swallow the rest of the stream.
+MAX_SEQUENCE_CHARS = 4096
+
+
+class _State(enum.Enum):
+    TEXT = enum.auto()
+    ESC = enum.auto()  # after ESC
+    ESC_INTERMEDIATE = enum.auto()  # ESC then 0x20-0x2F bytes, until a final byte
+    CSI = enum.auto()  # ESC [ or 0x9B, until a final byte 0x40-0x7E
+    STRING = enum.auto()  # OSC/DCS/SOS/PM/APC, until BEL (OSC) or ST (ESC \)
+    STRING_ESC = enum.auto()  # ESC inside a string: ST if a backslash follows
+
+
+class PlainText:
+    """A streaming converter from terminal output bytes to plain text."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._state = _State.TEXT
+        self._seq_len = 0
+        #: A carriage return was the last control character: text after it starts a line.
+        self._after_cr = False
+        #: Nothing has been written on the current output line yet.
+        self._line_start = True
+
+    def feed(self, data: bytes) -> str:
+        return self._convert(self._decoder.decode(data))
+
+    def flush(self) -> str:
+        """The end of the stream: an incomplete character becomes U+FFFD."""
+        return self._convert(self._decoder.decode(b"", final=True))
+
+    def _convert(self, text: str) -> str:
+        out: list[str] = []
+        for ch in text:
+            state = self._state
+            if state is _State.TEXT:
+                self._text(ch, out)
+                continue
+            self._seq_len += 1
+            if self._seq_len > MAX_SEQUENCE_CHARS:
+                self._state = _State.TEXT
+                continue
+            code = ord(ch)
+            if state is _State.ESC:
+                if ch == "[":
+                    self._state = _State.CSI
+                elif ch in "]PX^_":
+                    self._state = _State.STRING
+                elif 0x20 <= code <= 0x2F:
+                    self._state = _State.ESC_INTERMEDIATE
+                else:
+                    self._state = _State.TEXT  # a two-character escape (ESC 7, ESC M...)
+            elif state is _State.ESC_INTERMEDIATE:
+                if not 0x20 <= code <= 0x2F:
+                    self._state = _State.TEXT
+            elif state is _State.CSI:
+                if 0x40 <= code <= 0x7E:
+                    self._state = _State.TEXT
+            elif state is _State.STRING:
+                if ch == BEL or ch == "\x9c":
+                    self._state = _State.TEXT
+                elif ch == ESC:
+                    self._state = _State.STRING_ESC
+            elif state is _State.STRING_ESC:
+                self._state = _State.TEXT if ch == "\\" else _State.STRING
+        return "".join(out)
+
+    def _text(self, ch: str, out: list[str]) -> None:
+        if ch == ESC or ch == "\x9b":
+            self._state = _State.CSI if ch == "\x9b" else _State.ESC
+            self._seq_len = 0
+        elif ch == "\r":
+            self._after_cr = True  # the next text overwrites this line: start a new one
+        elif ch == "\n":
+            out.append("\n")
+            self._after_cr = False
+            self._line_start = True
+        elif ch == "\t" or (ch >= " " and not "\x7f" <= ch <= "\x9f"):
+            if self._after_cr and not self._line_start:
+                out.append("\n")
+            out.append(ch)
+            self._after_cr = False
+            self._line_start = False
