@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from ..client import Client
 from .connect import client_options, exit_with, run_client
 from .group import main
 from .options import sidecar_option
+
+if TYPE_CHECKING:
+    from ..client import Client
 
 
 def _detach_key(ctx: click.Context, param: click.Parameter, value: str) -> object:

@@ -14,15 +14,17 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from click.decorators import FC
 
-from ..client import Client, ClientError, ClientExit, Endpoint, resolve_endpoints
 from ..config import RunConfig
 from .group import setup_logging
 from .options import config_default, sidecar_option
+
+if TYPE_CHECKING:
+    from ..client import Client, Endpoint
 
 log = logging.getLogger("agent_sidecar")
 
@@ -80,6 +82,7 @@ def run_client(
 ) -> NoReturn:
     """Connect (first reachable endpoint), run ``body``, exit with what it returns or with
     the exit code of the :class:`ClientError` that stopped it."""
+    from ..client import ClientError, ClientExit, resolve_endpoints
     from ..embedded import runtime_dir
 
     setup_logging(ctx, "warning")
@@ -97,5 +100,6 @@ def run_client(
 
 
 async def _connected(endpoints: list[Endpoint], body: Callable[[Client], Awaitable[int]]) -> int:
+    from ..client import Client
     async with await Client.connect_first(endpoints, client_name=CLIENT_NAME) as client:
         return await body(client)

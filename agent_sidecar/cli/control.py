@@ -3,16 +3,18 @@ agent, its acknowledgement printed; exit 0 only when it says ok."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import click
 
 from relay.protocol import SIGNALS, Activity, ActivityOption, CommandAck, Decision, SignalName
 
-from ..client import Client, RequestFailed
 from .connect import client_options, run_client, timeout_option
 from .group import main
 from .options import sidecar_option
+
+if TYPE_CHECKING:
+    from ..client import Client
 
 
 def _print_ack(agent: str, ack: CommandAck, what: str = "") -> int:
@@ -101,6 +103,8 @@ def interrupt(
 
 
 def _waiting(agent: str, activity: Activity | None) -> Activity:
+    from ..client import RequestFailed
+
     if activity is None or activity.state != "waiting":
         state = activity.state if activity is not None else "not reported"
         raise RequestFailed(f"agent {agent!r} is not waiting for a person (activity: {state})")
@@ -153,6 +157,8 @@ def answer(
     async def body(client: Client) -> int:
         activity = _waiting(agent, (await client.agent(agent)).activity)
         if not activity.options:
+            from ..client import RequestFailed
+
             raise RequestFailed(
                 f"agent {agent!r} offers no options to choose from; type the answer with "
                 f"'agent-sidecar send {agent} TEXT'"
@@ -195,6 +201,8 @@ def decide(
     async def body(client: Client) -> int:
         activity = _waiting(agent, (await client.agent(agent)).activity)
         if activity.decision_id is None:
+            from ..client import RequestFailed
+
             raise RequestFailed(
                 f"agent {agent!r} holds no permission request open (it waits for "
                 f"{activity.reason or 'something else'})"

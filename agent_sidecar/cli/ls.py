@@ -8,17 +8,18 @@ import json
 import shutil
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from relay.protocol import AgentStatusEvent, agent_info_dict, encode
 
-from ..client import Client
-from ..client.table import render
 from .connect import client_options, run_client
 from .group import main
 from .options import sidecar_option
+
+if TYPE_CHECKING:
+    from ..client import Client
 
 #: Alternate screen on/off, cursor home + clear, hide/show the cursor.
 ALT_SCREEN_ON = "\x1b[?1049h\x1b[?25l"
@@ -55,6 +56,8 @@ def ls(
     """
 
     async def body(client: Client) -> int:
+        from ..client.table import render
+
         out = sys.stdout
         if as_json and watch:
             await _watch_json(client, out)
@@ -92,6 +95,8 @@ async def _watch_json(client: Client, out: TextIO) -> None:
 
 async def _watch_table(client: Client, out: TextIO) -> None:
     """Redraw on every change, and every second in a terminal (the times move)."""
+    from ..client.table import render
+
     tty = out.isatty()
     changed = asyncio.Event()
 

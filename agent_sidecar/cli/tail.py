@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
-from ..client import Client, Exited, OutputStream, TerminalGap, TerminalOutput
-from ..client.plaintext import PlainText
 from .connect import client_options, run_client
 from .group import main
 from .options import sidecar_option
+
+if TYPE_CHECKING:
+    from ..client import Client, OutputStream
 
 
 @main.command()
@@ -61,6 +62,9 @@ def tail(
 
 
 async def _print(stream: OutputStream, out: BinaryIO, agent: str, *, raw: bool) -> int:
+    from ..client import Exited, TerminalGap, TerminalOutput
+    from ..client.plaintext import PlainText
+
     text = None if raw else PlainText()
     try:
         async for event in stream:

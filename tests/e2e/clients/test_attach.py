@@ -1,0 +1,150 @@
+"""``agent-sidecar attach`` through a real terminal: the CLI runs on a PTY the test drives
+(it plays the user's terminal emulator), against a real relay and a real ``run``."""
+
+from __future__ import annotations
+
+import sys
+import termios
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from ptyprocess import PtyProcess
+
+from relay.auth import mint_token
+from tests.e2e.clients.conftest import AGENT, Client
+from tests.e2e.conftest import REPO, Cli
+from tests.e2e.test_interactive import Terminal
+
+PY = sys.executable
+ENTER_ALT = b"\x1b[?1049h"
+LEAVE_ALT = b"\x1b[?1049l"
+
+Attach = Callable[..., Terminal]
+
+
+@pytest.fixture
+async def attach(user_env: dict[str, str]) -> AsyncIterator[Attach]:
+    started: list[Terminal] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Terminal:
+        argv = [PY, "-m", "agent_sidecar", "attach", *args]
+        proc = PtyProcess.spawn(argv, env=env or user_env, cwd=str(REPO), dimensions=(24, 80))
+        term = Terminal(proc)
+        started.append(term)
+        return term
+
+    yield start
+    for term in started:
+        if not term.reaped:
+            term.proc.kill(9)
+            await term.exit_code()
+        term.close()
+
+
+def assert_cooked(term: Terminal) -> None:
+    """The settings tty.setraw turns off are back on."""
+    iflag, oflag, _cflag, lflag = termios.tcgetattr(term.fd)[:4]
+    assert lflag & termios.ECHO
+    assert lflag & termios.ICANON
+    assert lflag & termios.ISIG
+    assert lflag & termios.IEXTEN
+    assert iflag & termios.ICRNL
+    assert oflag & termios.OPOST
+
+
+@pytest.mark.parametrize(
+    "detach", [b"\x1d", b"\x1b[93;5u"], ids=["ctrl-]", "ctrl-] as CSI-u (kitty keyboard)"]
+)
+async def test_keys_reach_the_agent_the_detach_key_does_not_and_the_terminal_is_restored(
+    agent: Cli, attach: Attach, client: Client, output: Callable[[str], Awaitable[str]],
+    detach: bytes,
+) -> None:
+    term = attach(AGENT)
+    await term.expect(b"detach with ctrl-]")
+    await term.expect(ENTER_ALT)
+    await term.expect(b"ready")  # the replay
+    lflag = termios.tcgetattr(term.fd)[3]
+    assert not lflag & termios.ECHO
+    assert not lflag & termios.ICANON
+    term.type(b"hello\r")
+    await term.expect(b"got:'hello'")
+    term.type(b"abc" + detach)
+    assert await term.exit_code() == 0
+    await term.expect(LEAVE_ALT)
+    await term.expect(b"detached from e2e-agent; it keeps running")
+    assert_cooked(term)
+    # The agent runs on, and got "abc" without the detach key.
+    assert (await client("send", AGENT, "def")).code == 0
+    await output("got:'abcdef'")
+
+
+async def test_the_agents_exit_ends_attach_with_its_exit_code(
+    agent: Cli, attach: Attach
+) -> None:
+    term = attach(AGENT)
+    await term.expect(b"ready")
+    term.type(b"quit\r")
+    assert await term.exit_code() == 3
+    await term.expect(LEAVE_ALT)
+    await term.expect(b"e2e-agent exited with code 3")
+    assert_cooked(term)
+
+
+async def test_read_only_sends_nothing_and_q_detaches(
+    agent: Cli, attach: Attach, client: Client, output: Callable[[str], Awaitable[str]],
+) -> None:
+    term = attach("--read-only", AGENT)
+    await term.expect(b"read-only")
+    await term.expect(b"ready")
+    term.type(b"nope\r")
+    term.type(b"q")
+    assert await term.exit_code() == 0
+    assert_cooked(term)
+    assert (await client("send", AGENT, "x")).code == 0
+    assert "nope" not in await output("got:'x'")
+
+
+async def test_a_viewer_token_attaches_read_only(
+    agent: Cli, attach: Attach, user_env: dict[str, str], secret: bytes
+) -> None:
+    viewer = mint_token(secret, sub="e2e-viewer", role="viewer", ttl=600)
+    term = attach(AGENT, env=dict(user_env, AGENT_SIDECAR_TOKEN=viewer))
+    await term.expect(b"role viewer may not type: attaching read-only")
+    await term.expect(b"ready")
+    term.type(b"\x03")
+    assert await term.exit_code() == 0
+    assert_cooked(term)
+
+
+async def test_terminal_queries_in_the_replay_are_not_sent_to_the_terminal(
+    relay_url: str, secret: bytes, spawn_cli: Callable[..., Awaitable[Cli]],
+    attach: Attach, output: Callable[[str], Awaitable[str]],
+) -> None:
+    # The agent asks for the cursor position and device attributes, then waits.
+    code = "import sys; print('\\x1b[6n\\x1b[casked', flush=True); sys.stdin.readline()"
+    token = mint_token(secret, sub=AGENT, role="agent", ttl=600)
+    await spawn_cli("run", "--relay", relay_url, "--token", token, "--agent-id", AGENT,
+                    "--", PY, "-c", code)
+    assert "\x1b[6n" in await output("asked")
+    term = attach(AGENT)
+    await term.expect(b"asked")
+    term.type(b"\x1d")
+    assert await term.exit_code() == 0
+    assert b"\x1b[6n" not in term.screen
+    assert b"\x1b[c" not in term.screen
+
+
+async def test_an_unknown_agent_fails_with_67_and_leaves_the_terminal_as_it_was(
+    relay_url: str, attach: Attach
+) -> None:
+    term = attach("no-such-agent")
+    assert await term.exit_code() == 67
+    await term.expect(b"no agent 'no-such-agent'")
+    assert ENTER_ALT not in term.screen
+    assert_cooked(term)
+
+
+async def test_without_a_terminal_attach_exits_2(agent: Cli, client: Client) -> None:
+    done = await client("attach", AGENT)
+    assert done.code == 2
+    assert "attach needs a terminal" in done.stderr
