@@ -24,6 +24,7 @@ from aiohttp import WSMsgType, web
 from relay.appkeys import CONFIG, CONNECTIONS, OPS
 from relay.auth import AuthError, Claims, verify
 from relay.config import RelayConfig
+from relay.handlers.linger import LingeringWebSocketResponse
 from relay.handlers.outbox import Outbox
 from relay.ops.logs import bind_connection
 from relay.protocol import (
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 
 _GONE: Final = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
 MAX_REASON_BYTES: Final = 123
+#: After its close frame the relay reads and discards until the peer closes, at most this
+#: long (relay.handlers.linger), so the close frame is not lost in a TCP reset.
+LINGER_SECONDS: Final = 2.0
 #: Direct writes only while the transport buffers less than this (asyncio pauses at 64 KiB).
 DIRECT_WRITE_LIMIT: Final = 16 * 1024
 #: Up to this payload size the header and payload are joined into one write.
@@ -148,7 +152,7 @@ def peer_name(request: web.Request) -> str:
 @dataclass(slots=True)
 class Socket:
     request: web.Request
-    ws: web.WebSocketResponse
+    ws: LingeringWebSocketResponse
     outbox: Outbox
     config: RelayConfig
 
@@ -159,7 +163,8 @@ class Socket:
 async def open_socket(request: web.Request, kind: str) -> Socket:
     """Upgrade ``request`` and start the connection's writer."""
     config = request.app[CONFIG]
-    ws = web.WebSocketResponse(
+    ws = LingeringWebSocketResponse(
+        linger=min(LINGER_SECONDS, config.shutdown_timeout),
         max_msg_size=config.max_message_bytes,
         heartbeat=config.heartbeat_interval,
         timeout=config.shutdown_timeout,
@@ -267,6 +272,7 @@ async def finish(sock: Socket, kind: str) -> None:
     else:
         log.info("%s from %s: peer closed with %s", kind, peer_name(sock.request),
                  sock.ws.close_code)
+    await sock.ws.lingered()
 
 
 def is_gone(msg_type: WSMsgType) -> bool:
