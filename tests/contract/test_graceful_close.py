@@ -21,7 +21,7 @@ import pytest
 from relay.config import RelayConfig
 from relay.server import start_relay
 from tests.conftest import hello
-from tests.rawws import OP_BINARY, OP_TEXT, RawWs
+from tests.rawws import OP_TEXT, RawWs
 
 TRIES = 8
 BIG = 128 << 20
