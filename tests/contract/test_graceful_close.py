@@ -79,7 +79,7 @@ async def test_the_close_frame_reaches_a_peer_that_keeps_writing(
             "too-many": lambda ws: ws.send(OP_TEXT, _text(
                 "dashboard:connect", protocol=1, token=make_token("viewer", sub="dash"))),
         }
-        seen = []
+        seen: list[int | str] = []
         for _ in range(TRIES):
             ws = await RawWs.open(relay.port, path)
             try:
