@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import attach, control, ls, relay, run, tail, token  # noqa: F401  (importing a command module registers it)
+from . import attach, control, export, ls, relay, run, tail, token  # noqa: F401  (importing a command module registers it)
 from .group import main
 
 
