@@ -17,7 +17,7 @@ way Ink and crossterm do:
 - ``--query`` asks the terminal for the cursor position (CSI 6n) at start and reports
   every reply it reads (``CPR#n``); the key ``?`` asks again;
 - ``--winch-flush`` drops typeahead when the window size changes (as ``less`` does
-  while it redraws) and prints ``SIZE:<cols>x<rows>``;
+  while it redraws), prints ``SIZE:<cols>x<rows>``, and reports no mouse;
 - ``--stubborn-child`` runs a child process that ignores SIGHUP and SIGTERM (Gemini
   CLI's relaunched child did) and waits for it; it prints ``CHILD:<pid>``.
 
@@ -61,16 +61,20 @@ def main() -> int:
         return child.wait()
 
     tty.setraw(0, termios.TCSANOW)
-    modes = b"\x1b[?1049h\x1b[?25l\x1b[?1000h\x1b[?1006h\x1b=\x1b[>1u"
+    modes = b"\x1b[?1049h\x1b[?25l\x1b=\x1b[>1u"
+    if not args.winch_flush:  # a pager (less) reports no mouse; the agents do
+        modes += b"\x1b[?1000h\x1b[?1006h"
     if not args.no_paste_mode:
         modes += b"\x1b[?2004h"
     os.write(1, modes)
     if args.winch_flush:
         def winch(*_: object) -> None:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGWINCH})
             time.sleep(0.05)  # "redrawing"
             termios.tcflush(0, termios.TCIFLUSH)
             cols, rows = os.get_terminal_size(0)
             say(f"SIZE:{cols}x{rows}")
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGWINCH})
 
         signal.signal(signal.SIGWINCH, winch)
     replies = 0

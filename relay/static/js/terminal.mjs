@@ -13,32 +13,85 @@
 // flood (`yes`) costs bounded memory and the tab stays responsive.
 //
 // Input: only operators' panes forward keystrokes, and only while the user is typing in
-// that pane (it has focus and saw a key or paste since it got focus). xterm's own
-// replies to terminal queries are therefore never sent by viewers or by background
-// panes, and never while old output is being replayed.
+// that pane (a pointer press, key or paste in it since it got focus).
+//
+// Size (docs/protocol.md, "Steering"): while a local terminal is attached to the agent
+// (AgentInfo.local_terminal), every pane shows the agent's cols x rows, shrinking its
+// font down to MIN_FONT_SIZE and scrolling horizontally beyond that. Only for a headless
+// agent (local_terminal === false) does the typing operator's pane size the PTY, from
+// the moment the pointer goes down in it (so the resize never travels with a key).
+//
+// Terminal queries (cursor position, device attributes, mode and colour reports): only
+// one terminal may answer. Parser hooks swallow the queries in every pane that must not
+// answer, so xterm.js generates no reply there: all panes when a local terminal is
+// attached, otherwise all but the typing pane, and every pane while replaying.
 
 import { Terminal } from "@xterm/xterm";
-import { FitAddon } from "@xterm/addon-fit";
+import { WebLinksAddon } from "@xterm/addon-web-links";
 import { el, formatBytes, setText } from "./dom.mjs";
-import { QUERY_REPLY, TailBuffer } from "./output.mjs";
+import { TailBuffer } from "./output.mjs";
 
 export const HIGH_WATER = 256 * 1024;
 export const SKIP_AFTER = 4 * 1024 * 1024;
 export const RESUME_TAIL = 64 * 1024;
-const FONT_SIZE = 13;
-const MIN_FONT_SIZE = 8;
+export const FONT_SIZE = 13;
+/** The smallest font a pane shrinks to; past it the pane scrolls horizontally. */
+export const MIN_FONT_SIZE = 9;
 
-const THEME = {
+/** The Tango palette (GNOME Terminal's default), on the dashboard's background. */
+export const THEME = {
   background: "#0d1015",
-  foreground: "#d5d9e0",
-  cursor: "#8ab4f8",
+  foreground: "#d3d7cf",
+  cursor: "#d3d7cf",
   cursorAccent: "#0d1015",
-  selectionBackground: "#2c3e5a",
-  black: "#1b1f27", red: "#f07178", green: "#9ece6a", yellow: "#e0af68",
-  blue: "#7aa2f7", magenta: "#bb9af7", cyan: "#7dcfff", white: "#c0c5ce",
-  brightBlack: "#565f73", brightRed: "#ff8a8f", brightGreen: "#b5e48c", brightYellow: "#f5c97b",
-  brightBlue: "#9bb8ff", brightMagenta: "#cdb4ff", brightCyan: "#a4e4ff", brightWhite: "#eef1f5",
+  selectionBackground: "#3a4a66",
+  black: "#2e3436", red: "#cc0000", green: "#4e9a06", yellow: "#c4a000",
+  blue: "#3465a4", magenta: "#75507b", cyan: "#06989a", white: "#d3d7cf",
+  brightBlack: "#555753", brightRed: "#ef2929", brightGreen: "#8ae234", brightYellow: "#fce94f",
+  brightBlue: "#729fcf", brightMagenta: "#ad7fa8", brightCyan: "#34e2e2", brightWhite: "#eeeeec",
 };
+
+/** What Stop sends to each agent kind (AgentInfo.activity.agent_kind); agents not listed
+ * get SIGINT. Mirrors agent_sidecar/agents.py (a unit test keeps them equal). */
+export const STOP_KEYS = {
+  claude: { keys: "\x1b", name: "Esc" },
+  codex: { keys: "\x1b", name: "Esc" },
+  gemini: { keys: "\x1b", name: "Esc" },
+  aider: { keys: "\x03", name: "Ctrl+C" },
+};
+const AGENT_NAMES = {
+  claude: "Claude Code", codex: "Codex", gemini: "Gemini CLI", aider: "Aider",
+};
+
+const IS_MAC = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
+
+/**
+ * The agent kind: the sidecar's own report (activity.agent_kind), or, until it sends an
+ * activity, the agent named by the command (a plain name match, nothing more).
+ * @param {{command?: string[], activity?: {agent_kind?: string}|null}} agent
+ * @returns {string}
+ */
+export function agentKind(agent) {
+  const reported = agent.activity?.agent_kind;
+  if (reported) return reported;
+  for (const word of agent.command ?? []) {
+    const m = /(?:^|[/@])(claude|codex|gemini|aider)(?:-code|-cli|-chat)?(?:@[^/]*)?(?:\.[cm]?js)?$/.exec(word);
+    if (m) return m[1];
+  }
+  return "other";
+}
+
+/** Links open in a new tab without access back to this page (http and https only). */
+function openLink(uri) {
+  let url;
+  try {
+    url = new URL(uri);
+  } catch {
+    return;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return;
+  window.open(url.href, "_blank", "noopener,noreferrer");
+}
 
 /**
  * @typedef {{agent_id: string, name: string, host: string, state: string,
@@ -64,6 +117,10 @@ export class TerminalPane {
     this.request = request;
     this.canType = canType;
     this.typing = false;
+    /** This pane sizes the (headless) agent's PTY until another pane takes over. */
+    this.ownsSize = false;
+    /** @type {{cols: number, rows: number} | null} a resize not yet seen in a status */
+    this.sentSize = null;
     this.tail = new TailBuffer(4096);
 
     this.nextOffset = 0;
@@ -80,6 +137,7 @@ export class TerminalPane {
     this.inFlight = 0;
     this.skippedTotal = 0;
     this.resizeTimer = 0;
+    this.fitFrame = 0;
 
     this._buildDom(onClose, onToggleMaximize);
     this.term = new Terminal({
@@ -90,20 +148,27 @@ export class TerminalPane {
       fontSize: FONT_SIZE,
       lineHeight: 1.1,
       theme: THEME,
+      drawBoldTextInBrightColors: false,
       disableStdin: !canType,
       cursorBlink: false,
       allowProposedApi: false,
       convertEol: false,
+      // OSC 8 hyperlinks.
+      linkHandler: { activate: (_event, uri) => openLink(uri), allowNonHttpProtocols: false },
     });
-    this.fit = new FitAddon();
-    this.term.loadAddon(this.fit);
+    // Plain URLs in the output.
+    this.term.loadAddon(new WebLinksAddon((_event, uri) => openLink(uri)));
     // OSC 52 would let any program write to the viewer's clipboard: swallow it.
     this.term.parser.registerOscHandler(52, () => true);
+    this._hookQueries();
+    this.term.attachCustomKeyEventHandler((event) => this._keyFilter(event));
     this.term.open(this.host);
     this.term.onData((data) => this._onData(data));
     this._watchTyping();
     // Read-only view of the whole buffer (scrollback + screen) for tests and debugging.
     Object.defineProperty(this.element, "bufferText", { value: () => this.bufferText() });
+    // The pane's API (stop, interrupt, sendCommand, term) from its element.
+    Object.defineProperty(this.element, "pane", { value: this });
     this.resizeObserver = new ResizeObserver(() => this._scheduleFit());
     this.resizeObserver.observe(this.body);
     this.updateAgent(agent);
@@ -117,10 +182,14 @@ export class TerminalPane {
     this.idLabel = el("span", { className: "pane-id", text: this.agentId });
     this.meta = el("span", { className: "pane-meta" });
     this.badge = el("span", { className: "pane-badge" });
+    this.stopButton = el("button", {
+      className: "btn btn-stop", text: "Stop", attrs: { type: "button" },
+      on: { click: () => this.stop() },
+    });
     this.interruptButton = el("button", {
-      className: "btn btn-danger", text: "Interrupt", attrs: { type: "button" },
-      title: "Send SIGINT to the agent's foreground process group",
-      on: { click: () => this._interrupt() },
+      className: "btn btn-danger", text: "SIGINT", attrs: { type: "button" },
+      title: "Send SIGINT to the agent's foreground process group (many agents exit on it)",
+      on: { click: () => this.interrupt() },
     });
     const maximize = el("button", {
       className: "icon-btn", text: "⤢", attrs: { type: "button", "aria-label": "Maximize terminal" },
@@ -133,7 +202,8 @@ export class TerminalPane {
     const head = el("header", { className: "pane-head" },
       this.stateDot, this.title, this.idLabel, this.meta, this.badge,
       el("span", { className: "spacer" }),
-      this.canType ? this.interruptButton : null, maximize, close);
+      this.canType ? this.stopButton : null, this.canType ? this.interruptButton : null,
+      maximize, close);
 
     this.notice = el("div", { className: "pane-notice", attrs: { role: "status" } });
     this.notice.hidden = true;
@@ -144,7 +214,7 @@ export class TerminalPane {
       className: "command-input",
       attrs: {
         type: "text", autocomplete: "off", spellcheck: "false",
-        placeholder: "Command line for the agent (Enter sends it with a carriage return)",
+        placeholder: "Command line for the agent (Enter submits it)",
         "aria-label": "Command for the agent",
       },
     });
@@ -170,9 +240,18 @@ export class TerminalPane {
     setText(this.meta, `${state} · ${agent.cols}×${agent.rows} · ${agent.host}`);
     const live = agent.state === "running" || agent.state === "idle";
     this.interruptButton.disabled = !live;
+    this.stopButton.disabled = !live;
     this.commandInput.disabled = !live;
+    const kind = agentKind(agent);
+    const stopKey = STOP_KEYS[kind];
+    this.stopButton.title = stopKey
+      ? `Stop ${AGENT_NAMES[kind] ?? kind}'s current turn: sends ${stopKey.name}, its own stop key`
+      : "Stop the running job: SIGINT to the foreground process group";
+    // For shells and plain commands Stop already is SIGINT: one button is enough.
+    this.interruptButton.hidden = !stopKey;
     this._renderBadge();
-    if (!this.typing) this._followAgentSize();
+    this._checkSizeOwner(agent);
+    this._applySize();
     if (this.waitingForAgent && agent.state !== "disconnected") this.resume();
   }
 
@@ -223,6 +302,7 @@ export class TerminalPane {
     this.subs.unsubscribe(this.agentId, this);
     this.resizeObserver.disconnect();
     window.clearTimeout(this.resizeTimer);
+    window.cancelAnimationFrame(this.fitFrame);
     this.term.dispose();
     this.element.remove();
   }
@@ -370,70 +450,150 @@ export class TerminalPane {
 
   // ------------------------------------------------------------------ input and size
 
+  /** True when this pane's size becomes the agent's PTY size while its user types:
+   * the agent has no local terminal (the sidecar said so). */
+  get sizesAgent() {
+    return this.canType && this.agent.local_terminal === false;
+  }
+
   _watchTyping() {
     if (!this.canType) return;
     const engage = () => {
-      if (this.typing) return;
+      if (this.typing && this.ownsSize) return;
       this.typing = true;
+      this.ownsSize = this.sizesAgent;
       this._renderBadge();
-      this._fitAndResizeAgent();
+      this._applySize();
     };
-    // Capture phase: runs before xterm's own handlers turn the key into onData.
+    // Capture phase: runs before xterm's own handlers turn the key into onData. A pointer
+    // press engages too, so a headless agent is resized before the first key, not with it.
+    this.host.addEventListener("pointerdown", engage, true);
     this.host.addEventListener("keydown", engage, true);
     this.host.addEventListener("paste", engage, true);
     this.host.addEventListener("focusout", () => {
       this.typing = false;
+      this.ownsSize = false;
       this._renderBadge();
-      this._followAgentSize();
+      this._applySize();
     });
   }
 
   _onData(data) {
     if (!this.canType || !this.typing) return;
-    if (this.parsedOffset < this.replayEnd && QUERY_REPLY.test(data)) return;
+    // Focus reports (DECSET 1004) from a pane are not the agent's terminal's focus.
+    if (this.agent.local_terminal && (data === "\x1b[I" || data === "\x1b[O")) return;
     this.send({ type: "terminal:input", agent_id: this.agentId, data });
+  }
+
+  /** Whether xterm.js may answer a terminal query now (see the header comment). */
+  _answersQueries() {
+    if (this.agent.local_terminal) return false;
+    return this.canType && this.typing && this.parsedOffset >= this.replayEnd;
+  }
+
+  /** Swallow the queries xterm.js would answer, unless this pane is the one answering. */
+  _hookQueries() {
+    const parser = this.term.parser;
+    const swallow = () => !this._answersQueries();
+    for (const prefix of [{}, { prefix: "?" }]) {
+      parser.registerCsiHandler({ ...prefix, final: "n" }, swallow); // DSR, CPR
+      parser.registerCsiHandler({ ...prefix, intermediates: "$", final: "p" }, swallow); // DECRQM
+    }
+    for (const prefix of [{}, { prefix: ">" }, { prefix: "=" }]) {
+      parser.registerCsiHandler({ ...prefix, final: "c" }, swallow); // DA1, DA2, DA3
+    }
+    parser.registerCsiHandler({ prefix: ">", final: "q" }, swallow); // XTVERSION
+    parser.registerDcsHandler({ intermediates: "$", final: "q" }, swallow); // DECRQSS
+    for (const osc of [4, 10, 11, 12, 17, 19]) {
+      parser.registerOscHandler(osc, (data) => data.includes("?") && swallow());
+    }
+  }
+
+  /** Copy and paste like a terminal app: Ctrl+C / Cmd+C with a selection copies and
+   * sends nothing; Ctrl+V / Cmd+V (and Ctrl+Shift+C / V) are left to the browser, whose
+   * paste event xterm.js turns into input (bracketed when the program asked for it). */
+  _keyFilter(event) {
+    if (event.type !== "keydown") return true;
+    const key = event.key.toLowerCase();
+    const primary = IS_MAC ? event.metaKey : event.ctrlKey;
+    if (!primary || event.altKey) return true;
+    if (key === "c" && (this.term.hasSelection() || event.shiftKey)) return false;
+    return key !== "v";
   }
 
   _scheduleFit() {
     window.clearTimeout(this.resizeTimer);
-    this.resizeTimer = window.setTimeout(() => {
-      if (this.typing) this._fitAndResizeAgent();
-      else this._fitFontToWidth();
-    }, 120);
+    this.resizeTimer = window.setTimeout(() => this._applySize(), 120);
   }
 
-  /** Passive panes keep the agent's cols×rows; shrink the font (down to a readable
-   * minimum) so that those columns fit the pane instead of being cut off. */
-  _fitFontToWidth() {
-    const screen = /** @type {HTMLElement | null} */ (this.host.querySelector(".xterm-screen"));
-    const available = this.body.clientWidth - 10;
-    if (!screen || !screen.offsetWidth || available <= 0) return;
-    const current = this.term.options.fontSize ?? FONT_SIZE;
-    const wanted = Math.floor((current * available) / screen.offsetWidth * 2) / 2;
-    const next = Math.max(MIN_FONT_SIZE, Math.min(FONT_SIZE, wanted));
-    if (next !== current) this.term.options.fontSize = next;
-  }
-
-  /** Typing operator: fit the terminal to the pane and tell the agent the new size. */
-  _fitAndResizeAgent() {
-    if (this.term.options.fontSize !== FONT_SIZE) this.term.options.fontSize = FONT_SIZE;
-    const dims = this.fit.proposeDimensions();
-    if (!dims || !Number.isFinite(dims.cols) || !Number.isFinite(dims.rows)) return;
-    const cols = Math.max(2, Math.min(1000, dims.cols));
-    const rows = Math.max(1, Math.min(1000, dims.rows));
-    if (cols !== this.term.cols || rows !== this.term.rows) this.term.resize(cols, rows);
-    if (cols !== this.agent.cols || rows !== this.agent.rows) {
-      this.send({ type: "terminal:resize", agent_id: this.agentId, cols, rows });
+  /** A status with a size this pane did not ask for: another operator's pane took the
+   * size over (the last one to click or type into a pane has it). */
+  _checkSizeOwner(agent) {
+    if (!this.ownsSize) return;
+    const sent = this.sentSize;
+    if (sent && agent.cols === sent.cols && agent.rows === sent.rows) {
+      this.sentSize = null;
+      return;
+    }
+    if (!sent && (agent.cols !== this.term.cols || agent.rows !== this.term.rows)) {
+      this.ownsSize = false;
     }
   }
 
-  /** Everyone else shows the agent's real size, so its output lays out as intended. */
-  _followAgentSize() {
+  /** Size the terminal by the rule in the header comment. */
+  _applySize() {
+    if (this.sizesAgent && this.typing && this.ownsSize) {
+      this._fitAndResizeAgent();
+      return;
+    }
     const { cols, rows } = this.agent;
     if (cols > 0 && rows > 0 && (cols !== this.term.cols || rows !== this.term.rows)) {
       this.term.resize(cols, rows);
     }
-    this._fitFontToWidth();
+    this._fitFont();
+  }
+
+  /** Shrink the font (not below MIN_FONT_SIZE, not above FONT_SIZE) until the agent's
+   * columns and rows fit the pane; past the floor the pane scrolls. xterm measures the
+   * new cell size on its next render, so this settles over up to three frames. */
+  _fitFont(pass = 0) {
+    window.cancelAnimationFrame(this.fitFrame);
+    const screen = /** @type {HTMLElement | null} */ (this.host.querySelector(".xterm-screen"));
+    const width = this._availableWidth();
+    const height = this.body.clientHeight - 4;
+    if (!screen || !screen.offsetWidth || width <= 0 || height <= 0) return;
+    const current = this.term.options.fontSize ?? FONT_SIZE;
+    const scale = Math.min(width / screen.offsetWidth, height / screen.offsetHeight);
+    let next = Math.floor(current * scale * 2) / 2;
+    if (pass > 0 && next >= current && scale < 1) next = current - 0.5;
+    next = Math.max(MIN_FONT_SIZE, Math.min(FONT_SIZE, next));
+    if (next === current) return;
+    this.term.options.fontSize = next;
+    if (pass < 3) this.fitFrame = window.requestAnimationFrame(() => this._fitFont(pass + 1));
+  }
+
+  /** Width for the terminal: the pane body without its padding and scrollbar. */
+  _availableWidth() {
+    const style = window.getComputedStyle(this.body);
+    return this.body.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)
+      - 14; // xterm's own vertical scrollbar
+  }
+
+  /** Typing operator of a headless agent: fit the terminal to the pane at the normal
+   * font size and tell the agent the new size. */
+  _fitAndResizeAgent() {
+    if (this.term.options.fontSize !== FONT_SIZE) this.term.options.fontSize = FONT_SIZE;
+    const screen = /** @type {HTMLElement | null} */ (this.host.querySelector(".xterm-screen"));
+    if (!screen || !screen.offsetWidth || !screen.offsetHeight) return;
+    const cellWidth = screen.offsetWidth / this.term.cols;
+    const cellHeight = screen.offsetHeight / this.term.rows;
+    const cols = Math.max(2, Math.min(1000, Math.floor(this._availableWidth() / cellWidth)));
+    const rows = Math.max(1, Math.min(1000, Math.floor((this.body.clientHeight - 4) / cellHeight)));
+    if (cols !== this.term.cols || rows !== this.term.rows) this.term.resize(cols, rows);
+    if (cols !== this.agent.cols || rows !== this.agent.rows) {
+      this.sentSize = { cols, rows };
+      this.send({ type: "terminal:resize", agent_id: this.agentId, cols, rows });
+    }
   }
 
   // ------------------------------------------------------------------ commands
@@ -447,25 +607,49 @@ export class TerminalPane {
     const input = this.commandInput.value;
     if (!input.trim()) return;
     this.commandInput.value = "";
-    await this._showAck("command", this.request({
+    await this.sendCommand(input);
+  }
+
+  /** Submit a command line; resolves with the sidecar's ack (ok: it was typed, read
+   * by the program and Enter followed). @param {string} input */
+  sendCommand(input) {
+    return this._showAck("command", "submitted", this.request({
       type: "command:request", agent_id: this.agentId, request_id: this._requestId(),
       input, submit: true,
     }));
   }
 
-  async _interrupt() {
-    await this._showAck("interrupt", this.request({
-      type: "command:interrupt", agent_id: this.agentId, request_id: this._requestId(),
-      signal: "SIGINT",
+  /** Stop what the agent is doing the way a person means it: the agent's own stop key
+   * for a recognised agent (written as input), SIGINT for shells and other commands. */
+  stop() {
+    const stopKey = STOP_KEYS[agentKind(this.agent)];
+    if (!stopKey) return this._signal("stop", "SIGINT");
+    return this._showAck("stop", `${stopKey.name} sent`, this.request({
+      type: "command:request", agent_id: this.agentId, request_id: this._requestId(),
+      input: stopKey.keys, submit: false,
     }));
   }
 
-  /** @param {string} what @param {Promise<AckResult>} result */
-  async _showAck(what, result) {
+  /** SIGINT to the agent's foreground process group (contract: command:interrupt). */
+  interrupt() {
+    return this._signal("SIGINT", "SIGINT");
+  }
+
+  _signal(what, signal) {
+    return this._showAck(what, `${signal} delivered`, this.request({
+      type: "command:interrupt", agent_id: this.agentId, request_id: this._requestId(),
+      signal,
+    }));
+  }
+
+  /** @param {string} what @param {string} done @param {Promise<AckResult>} result */
+  async _showAck(what, done, result) {
     this.ackLabel.className = "ack ack-pending";
     setText(this.ackLabel, `${what}: sending…`);
-    const { ok, error } = await result;
+    const outcome = await result;
+    const { ok, error } = outcome;
     this.ackLabel.className = ok ? "ack ack-ok" : "ack ack-error";
-    setText(this.ackLabel, ok ? `${what}: delivered ✓` : `${what} failed: ${error ?? "unknown error"}`);
+    setText(this.ackLabel, ok ? `${what}: ${done} ✓` : `${what} failed: ${error ?? "unknown error"}`);
+    return outcome;
   }
 }

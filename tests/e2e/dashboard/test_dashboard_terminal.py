@@ -1,5 +1,5 @@
-"""Terminals: replay + live output, typing, command box, Interrupt, viewers, resize,
-gaps, floods and a relay restart. Typing, commands, Interrupt and the restart drive the
+"""Terminals: replay + live output, typing, command box, Stop, viewers, resize,
+gaps, floods and a relay restart. Typing, commands, Stop and the restart drive the
 real `agent-sidecar run` with a real PTY child; the rest use a protocol-speaking fake."""
 
 from __future__ import annotations
@@ -74,11 +74,11 @@ def test_command_box_and_interrupt(relay: Relay, sidecar: StartSidecar, new_page
     wait_for_buffer(page, "cmd", "child ready")
     pane.get_by_label("Command for the agent").fill("deploy now")
     pane.get_by_label("Command for the agent").press("Enter")
-    expect(pane.locator(".ack")).to_have_text("command: delivered ✓")
+    expect(pane.locator(".ack")).to_have_text("command: submitted ✓")
     wait_for_buffer(page, "cmd", "got won yolped")
 
-    pane.get_by_role("button", name="Interrupt", exact=True).click()
-    expect(pane.locator(".ack")).to_have_text("interrupt: delivered ✓")
+    pane.get_by_role("button", name="Stop", exact=True).click()  # a plain command: SIGINT
+    expect(pane.locator(".ack")).to_have_text("stop: SIGINT delivered ✓")
     wait_for_buffer(page, "cmd", "caught SIGINT")
 
 
@@ -91,7 +91,8 @@ def test_viewer_cannot_type_and_the_relay_refuses_it_too(
     viewer.goto(relay.dashboard_url("viewer", sub="sam"))
     pane = open_terminal(viewer, "ro")
     expect(pane.locator(".pane-badge")).to_have_text("read-only")
-    expect(pane.get_by_role("button", name="Interrupt")).to_have_count(0)
+    expect(pane.get_by_role("button", name="Stop")).to_have_count(0)
+    expect(pane.get_by_role("button", name="SIGINT")).to_have_count(0)
     expect(pane.get_by_label("Command for the agent")).to_have_count(0)
     pane.locator(".xterm").click()
     viewer.keyboard.type("rm -rf /\n")
@@ -147,7 +148,7 @@ def test_terminal_query_replies_are_not_sent_by_passive_panes(
 def test_resize_is_sent_only_by_the_typing_operator(
     relay: Relay, make_agent: MakeAgent, new_page: NewPage
 ) -> None:
-    agent = make_agent("rs", cols=80, rows=24)
+    agent = make_agent("rs", cols=80, rows=24, local_terminal=False)
     agent.output("$ ")
     page = new_page(1400, 900)
     page.goto(relay.dashboard_url("operator"))
@@ -159,7 +160,8 @@ def test_resize_is_sent_only_by_the_typing_operator(
     wait_for_buffer(viewer, "rs", "$")
     assert agent.of_type("terminal:resize") == []  # opening (even focusing) sends nothing
 
-    pane.locator(".xterm").click()
+    pane.locator(".xterm").click()  # the pointer press takes the size, before any key
+    agent.wait_for(lambda msgs: any(m.get("type") == "terminal:resize" for m in msgs))
     page.keyboard.type("x")
     agent.wait_for(lambda msgs: any(m.get("type") == "terminal:input" for m in msgs))
     resizes = agent.of_type("terminal:resize")
@@ -238,7 +240,7 @@ def test_relay_restart_is_survived_without_duplicated_text(
     expect(command).to_be_enabled()
     command.fill("after")
     command.press("Enter")
-    expect(pane.locator(".ack")).to_have_text("command: delivered ✓")
+    expect(pane.locator(".ack")).to_have_text("command: submitted ✓")
     wait_for_buffer(page, "phoenix", "got retfa", timeout=20_000)
     text = buffer_text(page, "phoenix")
     assert text.count("child ready") == 1, text
