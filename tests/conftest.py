@@ -23,9 +23,45 @@ from aiohttp.test_utils import TestClient
 from relay.app import create_app
 from relay.auth import mint_token
 from relay.config import RelayConfig
+from tests.tools import TOOLS, in_ci
 from tests.wsclient import JsonDict, WsPeer
 
 SECRET = b"test-secret-that-is-long-enough-for-hs256-0123"
+
+#: pytest stash key: {missing tool: number of tests skipped for it}.
+SKIPPED_FOR = pytest.StashKey[dict[str, int]]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests whose tool is missing (see tests/tools.py); in CI, refuse to run."""
+    skipped: dict[str, int] = {}
+    for tool in TOOLS:
+        needing = [
+            item for item in items
+            if item.get_closest_marker(tool.marker)
+            or any(name in getattr(item, "fixturenames", ()) for name in tool.fixtures)
+        ]
+        missing = tool.check() if needing else None
+        if missing is None:
+            continue
+        if in_ci():
+            raise pytest.UsageError(
+                f"CI=true but {missing} is missing for {len(needing)} tests "
+                f"marked {tool.marker!r} ({tool.install})"
+            )
+        skip = pytest.mark.skip(reason=f"{missing} is missing ({tool.install})")
+        for item in needing:
+            item.add_marker(skip)
+        skipped[missing] = skipped.get(missing, 0) + len(needing)
+    config.stash[SKIPPED_FOR] = skipped
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    skipped = config.stash.get(SKIPPED_FOR, {})
+    if skipped:
+        terminalreporter.section("skipped for missing tools", yellow=True)
+        for missing, count in sorted(skipped.items()):
+            terminalreporter.line(f"{count} tests: {missing} is missing")
 
 
 class MakeToken(Protocol):
