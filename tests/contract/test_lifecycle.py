@@ -85,10 +85,15 @@ async def test_sigterm_closes_sockets_with_1001_and_exits_0(make_token: Any) -> 
     )
     try:
         assert proc.stderr is not None
+        # Other lines may come first (a warning when the xterm.js files were not fetched).
+        seen: list[str] = []
+        match = None
         async with asyncio.timeout(20):
-            line = (await proc.stderr.readline()).decode()
-        match = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)\n", line)
-        assert match, line
+            while match is None:
+                line = (await proc.stderr.readline()).decode()
+                assert line, f"the relay exited before listening: {seen}"
+                seen.append(line)
+                match = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)\n", line)
         async with aiohttp.ClientSession() as session:
             ws = WsPeer(await session.ws_connect(f"{match[1]}/ws/dashboard"))
             await ws.send("dashboard:connect", protocol=1, token=make_token("viewer"))
