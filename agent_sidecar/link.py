@@ -364,9 +364,25 @@ class Link:
             if isinstance(welcome, Error):
                 raise _Retry(f"relay error {welcome.code} before welcome")
             raise _Retry(f"expected agent:welcome, got {welcome.TYPE}")
+        if welcome.max_message_bytes is not None:
+            self._max_chunk = self._chunk_limit(welcome.max_message_bytes)
         sent = self._resume_offset(welcome.resume_from)
         self.confirmed = sent
         return _Conn(ws, sent, self.retention.end)
+
+    def _chunk_limit(self, max_message_bytes: int) -> int:
+        """The largest output payload whose frame fits the relay's message limit: binary
+        frames carry a 10-byte header and the id; JSON ones may grow six-fold
+        (``\u001b`` for a control byte) inside a short envelope."""
+        overhead = 10 + len(self.config.agent_id)
+        room = max_message_bytes - overhead
+        if not self.config.binary:
+            room = (max_message_bytes - overhead - 128) // 6
+        limit = max(1, min(self.config.max_chunk_bytes, room))
+        if limit != self._max_chunk:
+            log.info("relay takes messages up to %d bytes: output frames of up to %d bytes",
+                     max_message_bytes, limit)
+        return limit
 
     def _resume_offset(self, resume_from: int) -> int:
         ret = self.retention

@@ -68,7 +68,8 @@ async def _authorised(sock: Socket, hello: AgentHello, hub: Hub) -> None:
         sock.close(CloseCode.TOO_MANY_CONNECTIONS, f"too many connections for '{claims.sub}'")
         return
     conn = AgentConn(
-        agent_id=hello.agent_id, conn_id=secrets.token_hex(12), sub=claims.sub, peer=sock.outbox
+        agent_id=hello.agent_id, conn_id=secrets.token_hex(12), sub=claims.sub, peer=sock.outbox,
+        max_message_bytes=sock.config.max_message_bytes,
     )
     try:
         log.info("agent %s registered (sub=%s)", hello.agent_id, claims.sub)

@@ -165,7 +165,8 @@ async def open_socket(request: web.Request, kind: str) -> Socket:
     config = request.app[CONFIG]
     ws = LingeringWebSocketResponse(
         linger=min(LINGER_SECONDS, config.shutdown_timeout),
-        max_msg_size=config.max_message_bytes,
+        # aiohttp refuses a message of exactly max_msg_size; the limit is inclusive.
+        max_msg_size=config.max_message_bytes + 1,
         heartbeat=config.heartbeat_interval,
         timeout=config.shutdown_timeout,
         compress=False,

@@ -168,6 +168,8 @@ class AgentConn:
     conn_id: str
     sub: str
     peer: Peer
+    #: Told to the sidecar in ``agent:welcome`` (the relay's --max-message-bytes).
+    max_message_bytes: int | None = None
 
 
 @dataclass(eq=False, slots=True)

@@ -150,7 +150,9 @@ class LocalHub:
         self._cancel_forget(agent)
         agent.conn = conn
         resume_from = agent.scrollback.end
-        conn.peer.send_text(encode(AgentWelcome(agent_id=hello.agent_id, resume_from=resume_from)))
+        conn.peer.send_text(encode(AgentWelcome(
+            agent_id=hello.agent_id, resume_from=resume_from,
+            max_message_bytes=conn.max_message_bytes)))
         self._broadcast_status(agent)
         return resume_from
 

@@ -195,6 +195,8 @@ def to_dict(msg: Message) -> dict[str, Any]:
             _drop_none(d, "token", "local_terminal")
         case AgentWelcome():
             d = {"agent_id": msg.agent_id, "resume_from": msg.resume_from}
+            if msg.max_message_bytes is not None:
+                d["max_message_bytes"] = msg.max_message_bytes
         case AgentStatus():
             d = {"state": msg.state, "pid": msg.pid, "cols": msg.cols, "rows": msg.rows}
             if msg.exit_code is not None:

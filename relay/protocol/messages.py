@@ -256,6 +256,9 @@ class AgentHello:
 class AgentWelcome:
     agent_id: str
     resume_from: int
+    #: (1.1 addition, documented in docs/protocol.md) the relay's --max-message-bytes:
+    #: the sidecar sizes its frames by it. None: not told (an older relay).
+    max_message_bytes: int | None = None
     TYPE: ClassVar[str] = "agent:welcome"
 
 

@@ -485,7 +485,9 @@ BUILDERS: Final[dict[Direction, dict[str, Builder]]] = {
     },
     Direction.RELAY_TO_AGENT: {
         "agent:welcome": lambda f: AgentWelcome(
-            agent_id=f.agent_id(), resume_from=f.int_("resume_from", lo=0, hi=MAX_OFFSET)
+            agent_id=f.agent_id(),
+            resume_from=f.int_("resume_from", lo=0, hi=MAX_OFFSET),
+            max_message_bytes=f.int_("max_message_bytes", required=False, lo=1, hi=MAX_OFFSET),
         ),
         "command:request": lambda f: _build_command(f, with_agent=False),
         "terminal:input": lambda f: _build_input(f, with_agent=False),

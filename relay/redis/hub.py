@@ -259,7 +259,9 @@ class RedisHub:
         self._confirmed_end[agent_id] = attached.end
         self._to_detach.pop(agent_id, None)
         self._cancel_forget(agent_id)
-        conn.peer.send_text(encode(AgentWelcome(agent_id=agent_id, resume_from=attached.end)))
+        conn.peer.send_text(encode(AgentWelcome(
+            agent_id=agent_id, resume_from=attached.end,
+            max_message_bytes=conn.max_message_bytes)))
         return attached.end
 
     async def detach_agent(self, conn: AgentConn) -> None:

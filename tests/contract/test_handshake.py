@@ -13,7 +13,9 @@ from tests.conftest import hello
 
 async def test_agent_token_in_the_hello_is_accepted(relay: Any, connect_agent: Any) -> None:
     agent = await connect_agent(relay, "a1")
-    assert agent.welcome == {"type": "agent:welcome", "agent_id": "a1", "resume_from": 0}
+    # max_message_bytes: a 1.1 addition (docs/protocol.md), the relay's --max-message-bytes.
+    assert agent.welcome == {"type": "agent:welcome", "agent_id": "a1", "resume_from": 0,
+                             "max_message_bytes": 1 << 20}
 
 
 async def test_token_in_the_authorization_header_is_accepted(

@@ -130,3 +130,19 @@ async def test_an_exp_of_infinity_is_401(relay: Any) -> None:
     # json.dumps writes Infinity, which Python's json (and so pyjwt) reads back as inf.
     resp = await relay.get("/api/agents", headers=_auth(_signed(exp=float("inf"))))
     assert resp.status == 401
+
+
+# --------------------------------------------------------------------------- item 3
+
+
+async def test_a_frame_of_exactly_max_message_bytes_is_accepted_one_more_is_1009(
+    make_relay: Any, connect_agent: Any
+) -> None:
+    relay = await make_relay(max_message_bytes=4096)
+    agent = await connect_agent(relay, "a1")
+    assert agent.welcome["max_message_bytes"] == 4096
+    header = len(encode_binary_output("a1", 0, b""))
+    await agent.send_bytes(encode_binary_output("a1", 0, b"x" * (4096 - header)))
+    await _sync(agent)
+    await agent.send_bytes(encode_binary_output("a1", 0, b"x" * (4097 - header)))
+    assert await agent.closed() == 1009

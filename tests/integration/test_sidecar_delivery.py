@@ -1,5 +1,6 @@
-"""Issue 11, item 9: the sidecar says how much output the relay never confirmed, and a
-relay that confirmed the resume resets the reconnection backoff."""
+"""Issue 11, items 3 and 9: the sidecar sizes its frames by the relay's message limit,
+says how much output the relay never confirmed, and a relay that confirmed the resume
+resets the reconnection backoff."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from agent_sidecar.backoff import BackoffPolicy
 from agent_sidecar.config import RunConfig
 from relay.config import RelayConfig
 from relay.server import RunningRelay, start_relay
-from tests.integration.conftest import WAIT, Dashboard, Sidecar, free_port, py
+from tests.integration.conftest import WAIT, Dashboard, Sidecar, free_port, py, rest_output
 
 FIRST_THEN_MORE = (
     "import sys\n"
@@ -97,5 +98,31 @@ async def test_a_confirmed_resume_resets_the_backoff(
         assert child is not None
         await child.write(b"\r")
         assert await sidecar.result() == 0
+    finally:
+        await relay.close()
+
+
+async def test_frames_fit_a_relay_with_a_small_message_limit_from_the_first_one(
+    make_config: Callable[..., RelayConfig],
+    secret: bytes,
+    make_run_config: Callable[..., RunConfig],
+    start_sidecar: Callable[[RunConfig], Sidecar],
+    dashboard: Callable[[RunningRelay], Awaitable[Dashboard]],
+) -> None:
+    """Issue 11 item 3: the welcome tells the limit, so no frame is ever refused (1009)
+    and the connection never drops; every byte arrives."""
+    relay = await start_relay(make_config(max_message_bytes=65536))
+    try:
+        dash = await dashboard(relay)
+        code = ("import sys, os\n"
+                "for i in range(101): os.write(1, bytes([65 + i % 26]) * 30000)\n")
+        sidecar = start_sidecar(make_run_config(relay.url.replace("http", "ws"), py(code)))
+        assert await sidecar.result(timeout=30) == 0
+        await dash.until(lambda: dash.info is not None and dash.info.state == "exited")
+        assert [i.state for i in dash.infos if i.state == "disconnected"] == []
+        start, data = await rest_output(relay.url, secret, "itest-agent")
+        assert start == 0
+        assert data == b"".join(bytes([65 + i % 26]) * 30000 for i in range(101))
+        assert not any("did not confirm" in n for n in sidecar.notices)
     finally:
         await relay.close()
