@@ -45,6 +45,8 @@ class _CastFile:
     end: int | None
     decoder: codecs.IncrementalDecoder
     stopped: bool = False
+    #: the terminal size the file last recorded (None: unknown, a continued file)
+    size: tuple[int, int] | None = None
 
 
 class Recorder:
@@ -79,7 +81,7 @@ class Recorder:
         if self._dir is not None:
             cast = self._open(agent_id, cols, rows, title, now)
             if cast is not None:
-                self._write(cast, event(now - cast.started, "r", size(cols, rows)))
+                self._file_size(cast, cols, rows, now)
 
     def agent_gone(self, agent_id: str) -> None:
         """A connection of the agent ended: flush its file (a successor may continue it)."""
@@ -118,7 +120,7 @@ class Recorder:
             return
         cast = self._files.get(agent_id)
         if cast is not None:
-            self._write(cast, event(now - cast.started, "r", size(cols, rows)))
+            self._file_size(cast, cols, rows, now)
 
     def marker(self, agent_id: str, label: str) -> None:
         timeline = self._timelines.get(agent_id)
@@ -207,7 +209,13 @@ class Recorder:
         self._files[agent_id] = cast
         if started is None:
             self._write(cast, header(cols, rows, cast.started, title))
+            cast.size = (cols, rows)
         return cast
+
+    def _file_size(self, cast: _CastFile, cols: int, rows: int, now: float) -> None:
+        if cast.size != (cols, rows):
+            cast.size = (cols, rows)
+            self._write(cast, event(now - cast.started, "r", size(cols, rows)))
 
     def _write(self, cast: _CastFile, line: str) -> None:
         if cast.stopped:

@@ -151,6 +151,7 @@ async def test_a_restarted_relay_continues_the_agents_cast_file(
     path = await fetch_cast(second, make_token("viewer"), "a1", tmp_path)
     _head, evs = events(path)
     assert sum(1 for line in path.read_text().splitlines() if '"version"' in line) == 1
+    assert [e[1] for e in evs] == ["o", "r", "o"]  # the size, again after the restart
     assert [e[0] for e in evs] == sorted(e[0] for e in evs)
     assert await asciinema("cat", str(path)) == b"before\r\nafter\r\n"
     await agent.close()
