@@ -93,6 +93,8 @@ def run_client(
         exit_with(str(exc), int(exc.exit_code))
     except KeyboardInterrupt:
         code = 130
+    except click.ClickException:
+        raise  # a usage error found once connected (e.g. no such option to answer)
     except Exception:
         log.exception("internal error")
         exit_with("internal error (details above)", int(ClientExit.INTERNAL))

@@ -109,28 +109,36 @@ async def test_refusals_have_their_exit_codes(
     assert message in done.stderr
 
 
+ACCESS_CASES = [
+    # (what, role and scope of the token or a literal token, argv, exit code, message)
+    ("bad token", "not-a-jwt", ["ls"], 77, "refused the token"),
+    ("viewer sends", ("viewer", None), ["send", AGENT, "x"], 78, "viewer"),
+    ("outside the scope", ("operator", ["other-*"]), ["tail", AGENT], 78,
+     "outside this token's scope"),
+    ("nothing listens", "t", ["ls", "--relay", "ws://127.0.0.1:{free}"], 69,
+     "cannot reach the relay"),
+    ("no token", None, ["ls"], 2, "needs a token"),
+]
+
+
+@pytest.mark.parametrize(("what", "token", "argv", "code", "message"), ACCESS_CASES,
+                         ids=[c[0] for c in ACCESS_CASES])
 async def test_token_role_scope_and_reachability_have_their_exit_codes(
     agent: Cli, client: Client, relay_url: str, secret: bytes,
+    what: str, token: object, argv: list[str], code: int, message: str,
 ) -> None:
-    url = relay_url
-
-    def tok(role: str, agents: list[str] | None = None) -> str:
-        return mint_token(secret, sub="e2e", role=role, agents=agents, ttl=600)  # type: ignore[arg-type]
-
-    cases = [
-        (["ls", "--relay", url, "--token", "not-a-jwt"], 77, "refused the token"),
-        (["send", "--relay", url, "--token", tok("viewer"), AGENT, "x"], 78, "viewer"),
-        (["tail", "--relay", url, "--token", tok("operator", ["other-*"]), AGENT], 78,
-         "outside this token's scope"),
-        (["ls", "--relay", f"ws://127.0.0.1:{free_port()}", "--token", "t"], 69,
-         "cannot reach the relay"),
-        (["ls", "--relay", url], 2, "needs a token"),
-    ]
-    for argv, code, message in cases:
-        done = await client(*argv, use_env=False)
-        assert done.code == code, (argv, done.stderr)
-        assert message in done.stderr, (argv, done.stderr)
-        assert "not-a-jwt" not in done.stderr
+    args = [a.format(free=free_port()) for a in argv]
+    if "--relay" not in args:
+        args[1:1] = ["--relay", relay_url]
+    if isinstance(token, tuple):
+        role, agents = token
+        token = mint_token(secret, sub="e2e", role=role, agents=agents, ttl=600)
+    if isinstance(token, str):
+        args[1:1] = ["--token", token]
+    done = await client(*args, use_env=False)
+    assert done.code == code, done.stderr
+    assert message in done.stderr
+    assert "not-a-jwt" not in done.stderr
 
 
 async def test_an_exited_agent_is_offline_for_send(agent: Cli, client: Client) -> None:
