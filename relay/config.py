@@ -87,6 +87,9 @@ class RelayConfig:
     notify_timeout: float = 10.0
     #: Metrics listener, audit log and recordings (``relay.ops.config``).
     ops: OpsConfig = field(default_factory=OpsConfig)
+    #: Presence: a dashboard counts as typing into an agent this long after its last
+    #: input-bearing message.
+    typing_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if (self.jwt_secret is None) == (self.jwt_public_key is None):
@@ -124,6 +127,7 @@ class RelayConfig:
             "redis_sweep_interval",
             "notify_retry_delay",
             "notify_timeout",
+            "typing_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")

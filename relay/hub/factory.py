@@ -25,6 +25,7 @@ def make_hub(
             scrollback_bytes=config.scrollback_bytes,
             forget_after=config.forget_after,
             on_change=on_change,
+            typing_seconds=config.typing_seconds,
         )
     from relay.redis.hub import RedisHub
 
@@ -38,4 +39,5 @@ def make_hub(
         slow_consumer_bytes=config.slow_consumer_bytes,
         on_change=on_change,
         on_roundtrip=on_redis_roundtrip,
+        typing_seconds=config.typing_seconds,
     )

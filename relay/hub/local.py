@@ -35,8 +35,10 @@ from relay.hub.interface import (
     same_process,
     stale_decision,
 )
+from relay.hub.presence import Presence, presence_message
 from relay.hub.scrollback import Chunk, Scrollback
 from relay.protocol import (
+    TYPING_SECONDS,
     Activity,
     AgentHello,
     AgentInfo,
@@ -99,6 +101,7 @@ class LocalHub:
         forget_after: float,
         clock: Callable[[], float] = time.time,
         on_change: ChangeObserver | None = None,
+        typing_seconds: float = TYPING_SECONDS,
     ) -> None:
         self._scrollback_bytes = scrollback_bytes
         self._on_change = on_change
@@ -110,6 +113,9 @@ class LocalHub:
         self._pending: dict[str, _Pending] = {}
         self._prefix = secrets.token_hex(4)
         self._counter = 0
+        self._presence = Presence(
+            announce=self._send_presence, clock=clock, typing_seconds=typing_seconds
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -117,6 +123,7 @@ class LocalHub:
         return None
 
     async def close(self) -> None:
+        self._presence.close()
         for agent in self._agents.values():
             if agent.forget is not None:
                 agent.forget.cancel()
@@ -253,6 +260,7 @@ class LocalHub:
                 agent.subscribers.pop(conn, None)
         for rid in [r for r, p in self._pending.items() if p.dashboard is conn]:
             del self._pending[rid]
+        self._presence.gone(conn)
 
     async def subscribe(self, conn: DashboardConn, agent_id: str, since: int | None) -> None:
         agent = self._known(agent_id)
@@ -268,6 +276,8 @@ class LocalHub:
             conn.peer.send_replay(agent_id, self._replay(agent_id, chunks, conn.binary))
         agent.subscribers[conn] = max(start, ring.end)
         subscribed.add(agent_id)
+        if not self._presence.subscribed(conn, agent_id):
+            self._send_presence(agent_id, only=conn)
 
     async def unsubscribe(self, conn: DashboardConn, agent_id: str) -> None:
         agent = self._agents.get(agent_id)
@@ -276,6 +286,7 @@ class LocalHub:
         self._dashboards.get(conn, set()).discard(agent_id)
         conn.peer.drop(agent_id)
         conn.peer.send_text(encode(Unsubscribed(agent_id=agent_id)))
+        self._presence.unsubscribed(conn, agent_id)
 
     async def control(self, conn: DashboardConn, msg: Control) -> None:
         agent_id = msg.agent_id
@@ -296,6 +307,7 @@ class LocalHub:
         else:
             out = dataclasses.replace(msg, agent_id=None)
         target.peer.send_text(encode(out))
+        self._presence.typed(conn, agent_id, msg.TYPE)
 
     # ------------------------------------------------------------------ reads
 
@@ -371,6 +383,18 @@ class LocalHub:
             if dashboard.scope.may_see(agent_id):
                 dashboard.peer.send_text(text)
 
+    def _send_presence(self, agent_id: str, only: DashboardConn | None = None) -> None:
+        """``agent:presence`` to the agent's watchers (or to ``only``)."""
+        if agent_id not in self._agents:
+            return
+        entries = self._presence.entries(agent_id)
+        message = presence_message(
+            agent_id, entries, self._clock(), self._presence.typing_seconds
+        )
+        text = encode(message)
+        for conn in [only] if only is not None else self._presence.watchers(agent_id):
+            conn.peer.send_text(text)
+
     def _fan_out(self, agent: _Agent, chunk: Chunk, frame: bytes | None) -> None:
         agent_id = agent.info.agent_id
         text: str | None = None
@@ -438,6 +462,7 @@ class LocalHub:
             return
         del self._agents[agent_id]
         self._agent_list.discard(agent_id)
+        self._presence.forget(agent_id)
         log.info("forgot agent %s", agent_id)
         text = encode(AgentRemoved(agent_id=agent_id))
         for dashboard, subscribed in self._dashboards.items():

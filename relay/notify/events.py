@@ -106,9 +106,13 @@ def title_of(notice: Notice) -> str:
     match notice.kind:
         case "waiting":
             reason = info.activity.reason if info.activity else None
-            what = {"permission": "asks for permission", "password": "asks for a password",
-                    "login": "needs a login", "menu": "offers a choice",
-                    "confirm": "asks to confirm"}.get(reason or "", "needs you")
+            what = {
+                "permission": "asks for permission",
+                "password": "asks for a password",
+                "login": "needs a login",
+                "menu": "offers a choice",
+                "confirm": "asks to confirm",
+            }.get(reason or "", "needs you")
             text = f"{info.name} {what}"
         case "finished":
             text = f"{info.name} finished"

@@ -159,7 +159,10 @@ class Notifier:
                 self._failed(channel)
                 log.warning(
                     "notify: %s is %d notices behind; dropped %s of agent %s",
-                    channel.shown, queue.qsize(), notice.kind, notice.info.agent_id,
+                    channel.shown,
+                    queue.qsize(),
+                    notice.kind,
+                    notice.info.agent_id,
                 )
 
     # ------------------------------------------------------------------ delivery
@@ -188,8 +191,12 @@ class Notifier:
             try:
                 if not claimed:
                     if not await self._claim(key):
-                        log.debug("notify: %s of agent %s to %s: another relay has it",
-                                  notice.kind, agent_id, channel.shown)
+                        log.debug(
+                            "notify: %s of agent %s to %s: another relay has it",
+                            notice.kind,
+                            agent_id,
+                            channel.shown,
+                        )
                         return
                     claimed = True
                 await self._post(channel, notice)
@@ -200,8 +207,14 @@ class Notifier:
                                 notice.kind, agent_id, channel.shown, attempt, exc)
                     return
                 delay = retry_delay(policy, attempt)
-                log.info("notify: %s of agent %s to %s: %s; retry in %g s",
-                         notice.kind, agent_id, channel.shown, exc, delay)
+                log.info(
+                    "notify: %s of agent %s to %s: %s; retry in %g s",
+                    notice.kind,
+                    agent_id,
+                    channel.shown,
+                    exc,
+                    delay,
+                )
                 await asyncio.sleep(delay)
             except _GiveUp as exc:
                 self._failed(channel)

@@ -1,9 +1,10 @@
 """The relays' message bus: Redis pub/sub for record events and relay-to-relay messages.
 
-Every relay subscribes to two channels: ``{p}:events`` (every change of an agent record,
-published by the scripts of ``relay.redis.state`` in version order) and its own
+Every relay subscribes to three channels: ``{p}:events`` (every change of an agent
+record, published by the scripts of ``relay.redis.state`` in version order), its own
 ``{p}:relay:{rid}`` (control messages for agents connected here, acks for dashboards
-connected here). Pub/sub delivers nothing that was published while a relay was not
+connected here) and ``{p}:presence`` (``relay.redis.presence``; passed on like relay
+messages). Pub/sub delivers nothing that was published while a relay was not
 subscribed, so after every (re)subscription, once Redis has confirmed both channels, the
 bus calls ``on_resync``: the hub reloads the records and diffs them against its copy;
 events with a version the reload already covers are skipped by the hub.
@@ -126,7 +127,7 @@ class Bus:
             attempt += 1
 
     async def _subscribe(self, pubsub: aioredis.client.PubSub) -> None:
-        channels = {self._keys.events, self._keys.relay(self._relay_id)}
+        channels = {self._keys.events, self._keys.relay(self._relay_id), self._keys.presence}
         await pubsub.subscribe(*channels)
         confirmed: set[str] = set()
         async with asyncio.timeout(5.0):

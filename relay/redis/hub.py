@@ -58,6 +58,7 @@ from relay.hub.interface import (
     info_after_activity,
 )
 from relay.protocol import (
+    TYPING_SECONDS,
     Activity,
     AgentHello,
     AgentInfo,
@@ -83,6 +84,7 @@ from relay.redis.feed import Feed, Reader, catch_up
 from relay.redis.keys import DEFAULT_PREFIX, Keys, Record
 from relay.redis.liveness import Liveness
 from relay.redis.pipeline import Appends
+from relay.redis.presence import SharedPresence
 from relay.redis.state import AgentStore, Event, gone_info, status_info
 from relay.redis.stream import OutputStore, slice_from
 from relay.redis.version import AppliedVersion
@@ -113,8 +115,10 @@ class RedisHub:
         slow_consumer_bytes: int | None = None,
         on_change: ChangeObserver | None = None,
         on_roundtrip: Callable[[float], None] | None = None,
+        typing_seconds: float = TYPING_SECONDS,
     ) -> None:
         self._url = url
+        self._typing_seconds = typing_seconds
         self._on_change = on_change
         self._scrollback_bytes = scrollback_bytes
         self._forget_after = forget_after
@@ -180,10 +184,16 @@ class RedisHub:
             dashboards=self._dashboards, agents=self._agents, on_down=self._down,
             spawn=self._spawn,
         )
+        self._presence = SharedPresence(
+            self._client, self._keys, self.relay_id, clock=self._clock,
+            refresh=self._liveness_ttl, is_known=lambda a: a in self._agents,
+            on_down=self._down, typing_seconds=self._typing_seconds,
+        )
         self._bus = Bus(
             self._url, self._keys, self.relay_id, on_event=self._on_event,
-            on_message=self._routing.on_message, on_resync=self._resync, on_down=self._down,
+            on_message=self._on_bus_message, on_resync=self._resync, on_down=self._down,
         )
+        self._spawn(self._presence.run())
         self._bus.start()
         self._reader.start()
         self._liveness.start()
@@ -200,6 +210,7 @@ class RedisHub:
         for handle in self._forget_timers.values():
             handle.cancel()
         self._forget_timers.clear()
+        self._presence.close()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -382,6 +393,7 @@ class RedisHub:
         for agent_id in self._dashboards.pop(conn, set()):
             self._unwatch(conn, agent_id)
         self._routing.forget_dashboard(conn)
+        self._presence.local.gone(conn)
 
     async def subscribe(self, conn: DashboardConn, agent_id: str, since: int | None) -> None:
         snap = await self._output.snapshot(agent_id, since)
@@ -414,15 +426,19 @@ class RedisHub:
             self._reader.wake()
         feed.subscribers[conn] = cursor
         subscribed.add(agent_id)
+        self._presence.subscribed(conn, agent_id)
 
     async def unsubscribe(self, conn: DashboardConn, agent_id: str) -> None:
         self._unwatch(conn, agent_id)
         self._dashboards.get(conn, set()).discard(agent_id)
         conn.peer.drop(agent_id)
         conn.peer.send_text(encode(Unsubscribed(agent_id=agent_id)))
+        self._presence.local.unsubscribed(conn, agent_id)
 
     async def control(self, conn: DashboardConn, msg: Control) -> None:
         await self._routing.control(conn, msg)
+        assert msg.agent_id is not None
+        self._presence.local.typed(conn, msg.agent_id, msg.TYPE)
 
     # ------------------------------------------------------------------ reads (REST)
 
@@ -461,6 +477,12 @@ class RedisHub:
         self._apply(event.agent_id, event.record)
         self._applied.advance(event.version)
 
+    async def _on_bus_message(self, message: dict[str, Any]) -> None:
+        if message.get("k") in ("presence", "presence?"):
+            await self._presence.on_message(message)
+        else:
+            await self._routing.on_message(message)
+
     async def _resync(self) -> None:
         """Redis answers again (or for the first time): put this relay's part back."""
         await self._liveness.beat()
@@ -486,6 +508,7 @@ class RedisHub:
             if old is None or old.version != record.version:
                 self._apply(agent_id, record)
         self._applied.advance(snap.version)
+        await self._presence.rejoined()
         if self._degraded_logged:
             log.info("relay %s: redis is back", self.relay_id)
             self._degraded_logged = False
@@ -540,6 +563,7 @@ class RedisHub:
             self._cancel_forget(agent_id)
             self._confirmed_end.pop(agent_id, None)
             self._agent_list.discard(agent_id)
+            self._presence.forget(agent_id)
             feed = self._feeds.pop(agent_id, None)
             text = encode(AgentRemoved(agent_id=agent_id))
             for dashboard, subscribed in self._dashboards.items():

@@ -17,6 +17,8 @@ Data model::
                                      its data (``relay.redis.state.AgentStore.sync``)
     {p}:events               CHANNEL record changes and removals (JSON, with ``v``)
     {p}:relay:{rid}          CHANNEL control messages and acks for one relay
+    {p}:presence             CHANNEL each relay's presence summaries (relay.redis.presence)
+    {p}:notify:{key}         STRING  SET NX EX: one relay delivers a notice (relay.notify)
     {p}:relay:{rid}:alive    STRING  set with a TTL while relay ``rid`` is alive
     {p}:lock:sweep           STRING  SET NX PX: one relay sweeps at a time
 
@@ -88,6 +90,10 @@ class Keys:
     @property
     def events(self) -> str:
         return f"{self.prefix}:events"
+
+    @property
+    def presence(self) -> str:
+        return f"{self.prefix}:presence"
 
     def relay(self, relay_id: str) -> str:
         return f"{self.prefix}:relay:{relay_id}"
