@@ -173,17 +173,21 @@ def connect_agent(make_token: MakeToken) -> Callable[..., Awaitable[WsPeer]]:
 @pytest.fixture
 def connect_dashboard(make_token: MakeToken) -> Callable[..., Awaitable[WsPeer]]:
     """``await connect_dashboard(client, role="viewer", agents=[...], binary=True)``: a
-    dashboard that got ``dashboard:connected`` (kept on ``peer.connected``)."""
+    dashboard that got ``dashboard:connected`` (kept on ``peer.connected``);
+    ``presence=True`` asks for ``agent:presence``."""
 
     async def connect(
         client: TestClient[Any, Any], *, role: str = "operator", sub: str = "dash",
         agents: list[str] | None = None, binary: bool = False, token: str | None = None,
+        presence: bool = False,
     ) -> WsPeer:
         peer = await _open_ws(client, "/ws/dashboard")
         tok = token if token is not None else make_token(role, sub=sub, agents=agents)
         fields: JsonDict = {"protocol": 1, "token": tok}
         if binary:
             fields["binary"] = True
+        if presence:
+            fields["presence"] = True
         await peer.send("dashboard:connect", **fields)
         peer.connected = await peer.expect("dashboard:connected")  # type: ignore[attr-defined]
         return peer

@@ -82,6 +82,7 @@ async def _authorised(sock: Socket, connect: DashboardConnect, hub: Hub) -> None
         scope=claims,
         binary=connect.binary,
         peer=sock.outbox,
+        presence=connect.presence,
     )
     try:
         with close_at_expiry(sock, claims, KIND):

@@ -182,6 +182,8 @@ class DashboardConn:
     scope: Scope
     binary: bool
     peer: Peer
+    #: It asked for ``agent:presence`` (``dashboard:connect.presence``).
+    presence: bool = False
 
 
 @dataclass(frozen=True, slots=True)

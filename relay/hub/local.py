@@ -276,7 +276,7 @@ class LocalHub:
             conn.peer.send_replay(agent_id, self._replay(agent_id, chunks, conn.binary))
         agent.subscribers[conn] = max(start, ring.end)
         subscribed.add(agent_id)
-        if not self._presence.subscribed(conn, agent_id):
+        if not self._presence.subscribed(conn, agent_id) and conn.presence:
             self._send_presence(agent_id, only=conn)
 
     async def unsubscribe(self, conn: DashboardConn, agent_id: str) -> None:

@@ -121,8 +121,11 @@ class Presence:
         return list(self._seats)
 
     def watchers(self, agent_id: str) -> list[DashboardConn]:
-        """The connections subscribed to the agent: who gets its presence."""
-        return [c for c, s in self._seats.get(agent_id, {}).items() if s.subscribed]
+        """The connections subscribed to the agent that asked for presence: who gets it.
+        (Every subscribed connection is counted in it, asked or not.)"""
+        return [
+            c for c, s in self._seats.get(agent_id, {}).items() if s.subscribed and c.presence
+        ]
 
     def entries(self, agent_id: str) -> list[Entry]:
         return summarize(

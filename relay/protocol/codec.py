@@ -246,6 +246,8 @@ def to_dict(msg: Message) -> dict[str, Any]:
             _drop_none(d, "token", "client")
             if msg.binary:
                 d["binary"] = True
+            if msg.presence:
+                d["presence"] = True
         case DashboardConnected():
             d = {
                 "session_id": msg.session_id,

@@ -427,6 +427,8 @@ class DashboardConnect:
     token: str | None = field(default=None, repr=False)
     client: str | None = None
     binary: bool = False
+    #: (1.1 addition) send this dashboard ``agent:presence`` for the agents it watches.
+    presence: bool = False
     TYPE: ClassVar[str] = "dashboard:connect"
 
 

@@ -408,6 +408,7 @@ def _build_connect(f: Fields) -> DashboardConnect:
         token=f.str_("token", required=False),
         client=f.str_("client", required=False),
         binary=f.bool_("binary", default=False),
+        presence=f.bool_("presence", default=False),
     )
 
 

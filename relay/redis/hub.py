@@ -193,7 +193,10 @@ class RedisHub:
             self._url, self._keys, self.relay_id, on_event=self._on_event,
             on_message=self._on_bus_message, on_resync=self._resync, on_down=self._down,
         )
-        self._spawn(self._presence.run())
+        # Not in ``_tasks`` (the short-lived ones): it lives as long as the hub.
+        self._presence_task = asyncio.create_task(
+            self._presence.run(), name=f"presence:{self.relay_id}"
+        )
         self._bus.start()
         self._reader.start()
         self._liveness.start()
@@ -211,7 +214,7 @@ class RedisHub:
             handle.cancel()
         self._forget_timers.clear()
         self._presence.close()
-        tasks = list(self._tasks)
+        tasks = [*self._tasks, self._presence_task]
         for task in tasks:
             task.cancel()
         if tasks:

@@ -71,7 +71,7 @@ class SharedPresence:
     # ------------------------------------------------------------------ the hub's side
 
     def subscribed(self, conn: DashboardConn, agent_id: str) -> None:
-        if not self.local.subscribed(conn, agent_id):
+        if not self.local.subscribed(conn, agent_id) and conn.presence:
             self._send(agent_id, only=conn)
 
     def forget(self, agent_id: str) -> None:

@@ -1,5 +1,6 @@
 """``agent:presence`` (a 1.1 addition, docs/protocol.md): who watches an agent and who
-types into it, sent to the dashboards subscribed to it."""
+types into it, sent to the dashboards subscribed to it that asked for it
+(``dashboard:connect.presence``)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ async def _presence(dash: WsPeer, want: list[tuple[str, str, int, bool]]) -> Jso
 
 
 async def _watching(relay: Any, connect_dashboard: Any, sub: str, role: str) -> WsPeer:
-    dash: WsPeer = await connect_dashboard(relay, sub=sub, role=role)
+    dash: WsPeer = await connect_dashboard(relay, sub=sub, role=role, presence=True)
     await dash.send("subscribe", agent_id="a1")
     await dash.wait_for("subscribed")
     return dash
@@ -28,7 +29,7 @@ async def test_a_subscriber_gets_the_presence_with_itself(
     relay: Any, connect_agent: Any, connect_dashboard: Any
 ) -> None:
     await connect_agent(relay, "a1")
-    alice = await connect_dashboard(relay, sub="alice", role="operator")
+    alice = await connect_dashboard(relay, sub="alice", role="operator", presence=True)
     await alice.send("subscribe", agent_id="a1")
     await alice.expect("subscribed")
     msg = await alice.expect("agent:presence")
@@ -143,7 +144,7 @@ async def test_presence_goes_only_to_watchers_of_that_agent(
 ) -> None:
     await connect_agent(relay, "a1")
     await connect_agent(relay, "b1")
-    other: WsPeer = await connect_dashboard(relay, sub="carol")
+    other: WsPeer = await connect_dashboard(relay, sub="carol", presence=True)
     await other.send("subscribe", agent_id="b1")
     await other.expect("subscribed")
     await other.expect("agent:presence")
@@ -151,3 +152,20 @@ async def test_presence_goes_only_to_watchers_of_that_agent(
     await other.send("heartbeat", ts=3)
     msg = await other.recv()
     assert msg["type"] == "heartbeat", msg
+
+
+async def test_a_dashboard_that_did_not_ask_gets_none_but_is_counted(
+    relay: Any, connect_agent: Any, connect_dashboard: Any
+) -> None:
+    agent = await connect_agent(relay, "a1")
+    plain: WsPeer = await connect_dashboard(relay, sub="plain", role="operator")
+    await plain.send("subscribe", agent_id="a1")
+    await plain.expect("subscribed")
+    alice = await _watching(relay, connect_dashboard, "alice", "operator")
+    await _presence(alice, [("alice", "operator", 1, False), ("plain", "operator", 1, False)])
+    await plain.send("terminal:input", agent_id="a1", data="q")
+    await agent.expect("terminal:input")
+    await _presence(alice, [("plain", "operator", 1, True), ("alice", "operator", 1, False)])
+    await agent.output("a1", 0, b"x")
+    msg = await plain.recv()  # the output, with no presence before it
+    assert (msg["type"], msg["data"]) == ("terminal:output", "x")

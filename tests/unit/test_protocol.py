@@ -194,6 +194,8 @@ TABLE: list[tuple[Direction, Message, dict[str, Any]]] = [
      {"type": "dashboard:connect", "protocol": 1, "token": "t" * 40, "client": "web",
       "binary": True}),
     (D2R, DashboardConnect(), {"type": "dashboard:connect", "protocol": 1}),
+    (D2R, DashboardConnect(presence=True),
+     {"type": "dashboard:connect", "protocol": 1, "presence": True}),
     (D2R, Subscribe("a1"), {"type": "subscribe", "agent_id": "a1"}),
     (D2R, Subscribe("a1", since=0), {"type": "subscribe", "agent_id": "a1", "since": 0}),
     (D2R, Unsubscribe("a1"), {"type": "unsubscribe", "agent_id": "a1"}),

@@ -21,7 +21,7 @@ class _Everyone:
 
 def _conn(sub: str, role: Role = "operator") -> DashboardConn:
     return DashboardConn(session_id=sub, sub=sub, role=role, scope=_Everyone(), binary=False,
-                         peer=FakePeer())
+                         peer=FakePeer(), presence=True)
 
 
 def test_seats_fold_into_one_entry_per_identity_with_the_newest_input() -> None:
