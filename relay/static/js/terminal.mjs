@@ -81,6 +81,16 @@ export function agentKind(agent) {
   return "other";
 }
 
+/** Set the font size. xterm.js 6.0 does not update its viewport's scroll range when only
+ * the font changes, so wheel and touch scrolling stay stuck on the old row height
+ * until the buffer next resizes; ask for the resync it misses.
+ * @param {Terminal} term @param {number} size */
+function setFontSize(term, size) {
+  if (term.options.fontSize === size) return;
+  term.options.fontSize = size;
+  /** @type {any} */ (term)._core?._viewport?.queueSync?.();
+}
+
 /** Links open in a new tab without access back to this page (http and https only). */
 function openLink(uri) {
   let url;
@@ -357,6 +367,13 @@ export class TerminalPane {
   }
 
   onSubscribeFailed(code) {
+    if (code !== "forbidden" && this.agent.state === "exited") {
+      // It finished, and the relay no longer has it: nothing will reconnect.
+      this.waitingForAgent = false;
+      this.showNotice(`Exited ${this.agent.exit_code ?? "?"}; the relay no longer keeps `
+        + "this agent. Its output above is what this page received.");
+      return;
+    }
     this.waitingForAgent = true;
     this.showNotice(code === "forbidden"
       ? "This token may not watch this agent."
@@ -568,7 +585,7 @@ export class TerminalPane {
     if (pass > 0 && next >= current && scale < 1) next = current - 0.5;
     next = Math.max(MIN_FONT_SIZE, Math.min(FONT_SIZE, next));
     if (next === current) return;
-    this.term.options.fontSize = next;
+    setFontSize(this.term, next);
     if (pass < 3) this.fitFrame = window.requestAnimationFrame(() => this._fitFont(pass + 1));
   }
 
@@ -582,7 +599,7 @@ export class TerminalPane {
   /** Typing operator of a headless agent: fit the terminal to the pane at the normal
    * font size and tell the agent the new size. */
   _fitAndResizeAgent() {
-    if (this.term.options.fontSize !== FONT_SIZE) this.term.options.fontSize = FONT_SIZE;
+    setFontSize(this.term, FONT_SIZE);
     const screen = /** @type {HTMLElement | null} */ (this.host.querySelector(".xterm-screen"));
     if (!screen || !screen.offsetWidth || !screen.offsetHeight) return;
     const cellWidth = screen.offsetWidth / this.term.cols;
