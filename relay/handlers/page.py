@@ -69,6 +69,15 @@ OWN_FILES: Final[dict[str, StaticFile]] = {
         _own("js/output.mjs", _JS),
         _own("js/peek.mjs", _JS),
         _own("js/dom.mjs", _JS),
+        _own("js/session.mjs", _JS),
+        _own("js/attention.mjs", _JS),
+        _own("js/answer.mjs", _JS),
+        _own("js/search.mjs", _JS),
+        _own("js/keybar.mjs", _JS),
+        _own("js/presence.mjs", _JS),
+        _own("js/viewport.mjs", _JS),
+        _own("js/workspace.mjs", _JS),
+        _own("js/touchscroll.mjs", _JS),
     )
 }
 

@@ -1,10 +1,21 @@
 // The fleet list: every agent the token may see, updated live, filterable, keyboard
-// navigable. Everything an agent reports (name, labels, command, output) reaches the
-// DOM as text only.
+// navigable, agents that need a person first. Everything an agent reports (name,
+// labels, command, output, questions) reaches the DOM as text only.
 
+import {
+  activityPreview, compareAgents, liveActivity, needsYou, stateClass, stateWords,
+} from "./attention.mjs";
 import { el, formatCommand, formatDuration, setText } from "./dom.mjs";
 
 export const STATES = ["running", "idle", "exited", "disconnected"];
+/** The filter chips: "waiting" (needs you, from the activity) and the process states. */
+const CHIPS = ["waiting", ...STATES];
+const CHIP_WORDS = { waiting: "needs you" };
+
+/** @param {AgentInfo} info @param {string} chip */
+function inChip(info, chip) {
+  return chip === "waiting" ? needsYou(info) : info.state === chip;
+}
 
 /**
  * AgentInfo as in docs/protocol.md. `state_since` (epoch seconds: when the agent entered
@@ -13,10 +24,13 @@ export const STATES = ["running", "idle", "exited", "disconnected"];
  * @typedef {{agent_id: string, name: string, host: string, command: string[],
  *   labels: Record<string, string>, pid: number|null, cols: number, rows: number,
  *   started_at: number, state: string, exit_code: number|null, last_seen: number,
- *   offset: number, state_since?: number}} AgentInfo
+ *   offset: number, state_since?: number,
+ *   activity?: import("./attention.mjs").Activity | null}} AgentInfo
  *
  * @typedef {{info: AgentInfo, stateSince: number, preview: string, row: HTMLElement,
  *   parts: Record<string, HTMLElement>}} Entry
+ *   preview: the last output line the page saw (shown when the agent reports no
+ *   question or detail of its own)
  */
 
 /** When did an agent enter its current state? The relay's `state_since` when it sends
@@ -39,9 +53,14 @@ function initialStateSince(info, now) {
   return Math.min(since, now);
 }
 
-function stateLabel(info) {
-  if (info.state === "exited") return `exited ${info.exit_code ?? "?"}`;
-  return info.state;
+/** When the state the row shows began: the activity's `since` while the agent reports
+ * one, else the process state's. @param {Entry} entry @param {number} now */
+function shownSince(entry, now) {
+  const activity = liveActivity(entry.info);
+  if (activity && activity.state !== "unknown" && activity.since > 0) {
+    return Math.min(activity.since * 1000, now);
+  }
+  return entry.stateSince;
 }
 
 export class FleetView {
@@ -83,14 +102,16 @@ export class FleetView {
 
   _buildStateFilters() {
     this.filterButtons = new Map();
-    for (const state of STATES) {
+    for (const state of CHIPS) {
       const countLabel = el("span", { className: "chip-count" });
       const button = el("button", {
         className: `chip chip-${state}`,
         attrs: { type: "button", "data-state": state, "aria-pressed": "false" },
-        title: `Show only ${state} agents (click again to show all)`,
+        title: state === "waiting"
+          ? "Show only agents that wait for a person (click again to show all)"
+          : `Show only ${state} agents (click again to show all)`,
         on: { click: () => this.setStateFilter(this.stateFilter === state ? null : state) },
-      }, el("span", { text: state }), countLabel);
+      }, el("span", { text: CHIP_WORDS[state] ?? state }), countLabel);
       this.filterButtons.set(state, { button, countLabel });
       this.stateFilters.append(button);
     }
@@ -126,7 +147,6 @@ export class FleetView {
     if (!entry) {
       entry = this._createEntry(info, now);
       this.entries.set(info.agent_id, entry);
-      if (!batch) this._sort();
     } else {
       const told = relayStateSince(info, now);
       if (told !== null) entry.stateSince = told;
@@ -134,7 +154,10 @@ export class FleetView {
     }
     entry.info = info;
     this._renderRow(entry, now);
-    if (!batch) this._applyFilter();
+    if (!batch) {
+      this._sort(); // an agent that starts or stops waiting moves
+      this._applyFilter();
+    }
   }
 
   remove(agentId) {
@@ -149,12 +172,35 @@ export class FleetView {
     return this.entries.get(agentId)?.info ?? null;
   }
 
+  /** The last output line the page saw for an agent. */
   setPreview(agentId, text) {
     const entry = this.entries.get(agentId);
     if (!entry || entry.preview === text) return;
     entry.preview = text;
+    this._renderPreview(entry);
+  }
+
+  /** @param {Entry} entry */
+  _renderPreview(entry) {
+    const own = activityPreview(entry.info);
+    const text = own ?? entry.preview;
     setText(entry.parts.preview, text);
     entry.parts.preview.title = text;
+    entry.parts.preview.classList.toggle("is-question", own !== null && needsYou(entry.info));
+  }
+
+  /** How many agents wait for a person. */
+  waitingCount() {
+    let n = 0;
+    for (const entry of this.entries.values()) if (needsYou(entry.info)) n++;
+    return n;
+  }
+
+  /** Does the agent's own report give its preview line (no output peeking needed)?
+   * @param {string} agentId */
+  hasOwnPreview(agentId) {
+    const info = this.get(agentId);
+    return info !== null && activityPreview(info) !== null;
   }
 
   setOpen(agentId, open) {
@@ -172,13 +218,14 @@ export class FleetView {
   tick() {
     const now = Date.now();
     for (const entry of this.entries.values()) {
-      setText(entry.parts.since, formatDuration(now - entry.stateSince));
+      setText(entry.parts.since, formatDuration(now - shownSince(entry, now)));
     }
   }
 
   _createEntry(info, now) {
     const parts = {
       dot: el("span", { className: "state-dot", attrs: { "aria-hidden": "true" } }),
+      badge: el("span", { className: "needs-badge", text: "needs you" }),
       name: el("span", { className: "agent-name" }),
       id: el("span", { className: "agent-id" }),
       state: el("span", { className: "agent-state" }),
@@ -196,22 +243,31 @@ export class FleetView {
     el("div", { className: "row-line row-main" }, parts.dot, parts.name, parts.id,
       el("span", { className: "spacer" }), parts.state, parts.since),
     el("div", { className: "row-line row-meta" }, parts.host, parts.command, parts.labels),
-    parts.preview);
+    el("div", { className: "row-line row-preview" }, parts.badge, parts.preview));
     return { info, stateSince: initialStateSince(info, now), preview: "", row, parts };
   }
 
   /** @param {Entry} entry @param {number} now */
   _renderRow(entry, now) {
     const { info, parts, row } = entry;
-    row.className = `agent-row state-${info.state}${this.openIds.has(info.agent_id) ? " is-open" : ""}`;
-    row.setAttribute("aria-label", `${info.name || info.agent_id}, ${stateLabel(info)}`);
-    parts.dot.className = `state-dot state-${info.state}`;
+    const waiting = needsYou(info);
+    const shown = stateClass(info);
+    row.className = `agent-row state-${info.state} ${shown}${waiting ? " needs-you" : ""}`
+      + `${this.openIds.has(info.agent_id) ? " is-open" : ""}`;
+    row.setAttribute("aria-label",
+      `${info.name || info.agent_id}, ${waiting ? "needs you, " : ""}${stateWords(info)}`);
+    parts.dot.className = `state-dot state-${info.state} ${shown}`;
+    parts.badge.hidden = !waiting;
     setText(parts.name, info.name || info.agent_id);
     setText(parts.id, info.name && info.name !== info.agent_id ? info.agent_id : "");
-    setText(parts.state, stateLabel(info));
+    setText(parts.state, stateWords(info));
     const failed = info.state === "exited" && info.exit_code !== 0;
-    parts.state.className = `agent-state state-${info.state}${failed ? " exit-failed" : ""}`;
-    setText(parts.since, formatDuration(now - entry.stateSince));
+    parts.state.className = `agent-state state-${info.state} ${shown}${failed ? " exit-failed" : ""}`;
+    setText(parts.since, formatDuration(now - shownSince(entry, now)));
+    parts.since.title = info.state === "exited" && entry.stateSince > 0
+      ? `exited at ${new Date(entry.stateSince).toLocaleString()}`
+      : "time in this state";
+    this._renderPreview(entry);
     setText(parts.host, info.host || "");
     const command = formatCommand(info.command);
     setText(parts.command, command);
@@ -225,25 +281,25 @@ export class FleetView {
   }
 
   _sort() {
-    const entries = [...this.entries.values()].sort((a, b) => {
-      const an = (a.info.name || a.info.agent_id).toLowerCase();
-      const bn = (b.info.name || b.info.agent_id).toLowerCase();
-      return an < bn ? -1 : an > bn ? 1 : a.info.agent_id < b.info.agent_id ? -1 : 1;
-    });
+    const entries = [...this.entries.values()].sort((a, b) => compareAgents(a.info, b.info));
     // Moving a focused row loses focus; keep it where it is if the order holds.
     const current = [...this.list.children];
     if (entries.every((e, i) => current[i] === e.row)) return;
+    const focused = document.activeElement;
     this.list.replaceChildren(...entries.map((e) => e.row));
+    if (focused instanceof HTMLElement && this.list.contains(focused)) focused.focus();
   }
 
   _applyFilter() {
     /** @type {Record<string, number>} */
-    const counts = Object.fromEntries(STATES.map((s) => [s, 0]));
+    const counts = Object.fromEntries(CHIPS.map((s) => [s, 0]));
     let shown = 0;
     for (const entry of this.entries.values()) {
       const textMatch = !this.text || (entry.row.dataset.search ?? "").includes(this.text);
-      if (textMatch) counts[entry.info.state] = (counts[entry.info.state] ?? 0) + 1;
-      const visible = textMatch && (this.stateFilter === null || entry.info.state === this.stateFilter);
+      if (textMatch) {
+        for (const chip of CHIPS) if (inChip(entry.info, chip)) counts[chip]++;
+      }
+      const visible = textMatch && (this.stateFilter === null || inChip(entry.info, this.stateFilter));
       entry.row.hidden = !visible;
       if (visible) shown++;
     }

@@ -94,9 +94,17 @@ def new_page(
     its console errors and page errors are collected in ``page_errors``."""
     contexts: list[Any] = []
 
-    def make(width: int = 1440, height: int = 900) -> Page:
-        context = browser.new_context(viewport={"width": width, "height": height})
-        contexts.append(context)
+    def make(
+        width: int = 1440, height: int = 900, *, phone: bool = False, context: Any = None
+    ) -> Page:
+        """``phone=True``: touch, mobile viewport, 2x pixels (a 390x844 phone).
+        ``context``: another tab in that page's browser context (shared storage)."""
+        if context is None:
+            options: dict[str, Any] = {"viewport": {"width": width, "height": height}}
+            if phone:
+                options.update(has_touch=True, is_mobile=True, device_scale_factor=2)
+            context = browser.new_context(**options)
+            contexts.append(context)
         page: Page = context.new_page()
         page.set_default_timeout(10_000)
         page.on("pageerror", lambda exc: page_errors.append(str(exc)))

@@ -158,7 +158,7 @@ class FakeAgent:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 continue
             data = json.loads(msg.data)
-            if data.get("type") in ("command:request", "command:interrupt"):
+            if data.get("type") in ("command:request", "command:interrupt", "permission:decide"):
                 await self._ws.send_str(json.dumps(
                     {"type": "command:ack", "request_id": data["request_id"], "ok": True}))
             if data.get("type") == "terminal:resize":
@@ -194,6 +194,22 @@ class FakeAgent:
 
     def status(self, state: str, exit_code: int | None = None) -> None:
         self.loop.run(self._send_status(state, exit_code))
+
+    def activity(self, state: str, **fields: Any) -> dict[str, Any]:
+        """Report an activity (protocol 1.1, ``agent:activity``); returns what was sent."""
+        activity: dict[str, Any] = {
+            "state": state, "since": time.time(), "reason": None, "prompt": None,
+            "options": None, "decision_id": None, "detail": None,
+            "agent_kind": "claude", "source": "hook",
+        }
+        activity.update(fields)
+
+        async def send() -> None:
+            assert self._ws is not None
+            await self._ws.send_str(json.dumps({"type": "agent:activity", "activity": activity}))
+
+        self.loop.run(send())
+        return activity
 
     def close(self) -> None:
         async def close() -> None:
