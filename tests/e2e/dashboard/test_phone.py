@@ -88,7 +88,7 @@ def test_phone_shows_the_fleet_then_one_terminal_full_screen_and_back(
     for button in head.locator("button:visible, a:visible").all():
         b = box(button)
         assert within(b, W, H), (button.get_attribute("aria-label"), b)
-    expect(pane.get_by_role("button", name="Interrupt")).to_be_visible()
+    expect(pane.get_by_role("button", name="Stop", exact=True)).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "phone-terminal.png"))
 
     # Our back button, and the browser's back button, both return to the fleet.
