@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.contract.test_activity import WAITING, WORKING, _is
+from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.redis
 
@@ -81,3 +82,22 @@ async def test_a_reconnect_to_another_relay_keeps_the_activity_of_the_same_proce
                      signal="SIGTERM")
     ended = await dash.wait_for("agent:status", _is("a1", state="exited"))
     assert ended["agent"]["signal"] == "SIGTERM"
+
+
+async def test_an_agent_written_back_after_redis_lost_its_data_keeps_its_activity(
+    make_fleet: Any, connect_agent: Any, connect_dashboard: Any, make_token: Any,
+    redis_server: RedisServer,
+) -> None:
+    (a,) = await make_fleet(1)
+    agent = await connect_agent(a, "a1")
+    dash = await connect_dashboard(a)
+    await agent.send("agent:activity", activity=WAITING)
+    await dash.wait_for("agent:status", _is("a1", activity=WAITING))
+    await redis_server.stop(kill=True)
+    await redis_server.start()
+    # The relay writes its live agent back (REASSERT) and announces the record again.
+    back = await dash.wait_for("agent:status", _is("a1", state="running"))
+    assert back["agent"]["activity"] == WAITING
+    headers = {"Authorization": f"Bearer {make_token('viewer')}"}
+    async with a.get("/api/agents/a1", headers=headers) as resp:  # read from Redis
+        assert (await resp.json())["activity"] == WAITING
