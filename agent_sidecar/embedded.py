@@ -218,6 +218,11 @@ class LocalRelay:
             return False
         self._secret, self._url = info.secret, info.url
         log.info("joined the local relay on port %d (pid %d)", self.port, info.pid)
+        if self._notify_webhooks or self._notify_ntfy:
+            self._notify(
+                f"agent-sidecar: joined the relay on port {self.port} (pid {info.pid}); "
+                "--notify-webhook/--notify-ntfy apply only if this run takes the relay over"
+            )
         return True
 
     async def _host(self, secret: bytes) -> None:

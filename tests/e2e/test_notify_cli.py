@@ -40,3 +40,24 @@ async def test_relay_refuses_a_notify_url_without_showing_its_path(
     assert await relay.wait() == 2
     assert "http:// or https://" in text
     assert "SECRET" not in text
+
+
+async def test_a_run_that_joins_another_relay_says_its_notify_options_do_not_apply(
+    port: int, spawn_cli: Callable[..., Awaitable[Cli]], make_receiver: Callable[..., Awaitable[Receiver]]
+) -> None:
+    receiver = await make_receiver()
+    host = await spawn_cli(
+        "run", "--port", str(port), "--agent-id", "host", "--",
+        PY, "-c", "import sys; print('up', flush=True); sys.stdin.readline()",
+    )
+    await host.line(r"^Dashboard: ")
+    joined = await spawn_cli(
+        "run", "--port", str(port), "--agent-id", "joined", "--notify-webhook", receiver.url,
+        "--", PY, "-c", "print('hi')",
+    )
+    line = await joined.line(r"joined the relay on port \d+")
+    assert "apply only if this run takes the relay over" in line.string
+    assert "SECRET" not in line.string
+    assert await joined.wait() == 0
+    host.signal(15)
+    await host.wait()
