@@ -38,8 +38,7 @@ def test_search_finds_next_and_previous_and_highlights_matches(
     box.fill("needle")
     # Incremental search starts from the end: the newest match is current.
     expect(bar.locator(".search-count")).to_have_text("4 of 4")
-    assert pane.locator(".xterm-find-result-decoration").count() >= 1
-    selected = "(el) => el.querySelector('.xterm-helper-textarea') && el.scrollPlace()"
+    expect(pane.locator(".xterm-find-result-decoration").first).to_be_attached()
 
     box.press("Shift+Enter")
     expect(bar.locator(".search-count")).to_have_text("3 of 4")
@@ -47,16 +46,19 @@ def test_search_finds_next_and_previous_and_highlights_matches(
     expect(bar.locator(".search-count")).to_have_text("2 of 4")
     box.press("Shift+Enter")
     expect(bar.locator(".search-count")).to_have_text("1 of 4")
-    # The first match (line 20) is in view, far up in the scrollback.
-    place = pane.evaluate(selected)
-    assert place["viewportY"] <= 20 < place["viewportY"] + 60, place
+    # The first match (line 20) comes into view, far up in the scrollback.
+    page.wait_for_function(
+        "(sel) => { const p = document.querySelector(sel).scrollPlace();"
+        " return p.viewportY <= 20 && 20 < p.viewportY + 24; }", arg=pane_selector("log"))
     box.press("Enter")
     expect(bar.locator(".search-count")).to_have_text("2 of 4")
-    # The current match has its own outline (search.mjs: activeMatchBorder #f5c97b).
-    active = pane.locator(".xterm-find-result-decoration").evaluate_all(
-        "els => els.filter(e => e.style.display !== 'none'"
-        " && e.style.outline.includes('rgb(245, 201, 123)')).length")
-    assert active == 1
+    # The current match has its own outline (search.mjs: activeMatchBorder #f5c97b),
+    # drawn when the terminal next renders.
+    page.wait_for_function(
+        "(sel) => [...document.querySelectorAll(`${sel} .xterm-find-result-decoration`)]"
+        ".filter(e => e.style.display !== 'none'"
+        " && e.style.outline.includes('rgb(245, 201, 123)')).length === 1",
+        arg=pane_selector("log"))
     page.screenshot(path=str(ARTIFACTS / "search.png"))
 
     bar.locator("label.search-case").click()  # match case: "Needle" no longer matches
