@@ -121,7 +121,7 @@ export class Connection {
       this.lastMessageAt = Date.now();
       ws.send(JSON.stringify({
         type: "dashboard:connect", protocol: PROTOCOL, token: this.token,
-        client: "agent-sidecar-dashboard/1", binary: true,
+        client: "agent-sidecar-dashboard/1", binary: true, presence: true,
       }));
     });
     ws.addEventListener("message", (event) => {
