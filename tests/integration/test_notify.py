@@ -4,6 +4,7 @@ webhook JSON and ntfy publishes per transition, once each, retried, never blocki
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from typing import Any
 
@@ -190,3 +191,21 @@ async def test_every_channel_gets_its_own_delivery(
         await slow.next()  # still hanging: the others did not wait for it
     finally:
         slow.release()
+
+
+async def test_credentials_in_the_url_are_sent_as_basic_auth_and_never_logged(
+    make_relay: Any, make_receiver: Any, connect_agent: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="relay")
+    receiver: Receiver = await make_receiver()
+    url = receiver.url.replace("http://", "http://ntfy-user:pa55word@", 1)
+    relay = await make_relay(notify_ntfy=(url,), **FAST)
+    agent = await connect_agent(relay, "a1")
+    await agent.send("agent:activity", activity=WAITING)
+    got = await receiver.next()
+    assert got.headers["Authorization"] == "Basic " + base64.b64encode(
+        b"ntfy-user:pa55word").decode()
+    await _drained(relay)
+    assert "pa55word" not in caplog.text
+    assert "ntfy-user" not in caplog.text
+    assert "SECRET" not in caplog.text
