@@ -1,0 +1,206 @@
+"""The detector: every source in, one activity out. Sans-I/O: the caller passes times.
+
+    d = Detector("claude", cols=80, rows=24)
+    d.output(t, data)          # each chunk of PTY output (cheap: see screen.py)
+    d.hook(t, claim)           # an agent's own event, already mapped to a claim
+    d.decision(claim | None)   # a held permission request opened or settled
+    d.process(sample)          # a process sample (process.py)
+    d.tick(t) -> Activity | None   # the new activity when it changed
+    d.next_tick(t) -> float | None # when to call tick again at the latest
+
+The live sidecar drives it from the event loop (live.py); the corpus test drives it
+from asciicast recordings with their own clock.
+"""
+
+from __future__ import annotations
+
+from ..agents import AgentKind
+from .escapes import EscapeEvent, EscapeScanner
+from .fusion import Claims, fuse
+from .model import (
+    MAX_DETAIL,
+    MAX_PROMPT,
+    Activity,
+    Claim,
+    clean_options,
+    clip,
+)
+from .process import ProcessSample, judge
+from .rules import evaluate
+from .screen import ScreenModel, ScreenView
+
+
+class Detector:
+    def __init__(
+        self,
+        kind: AgentKind,
+        *,
+        cols: int = 80,
+        rows: int = 24,
+        settle: float = 0.4,
+        max_lag: float = 1.0,
+        output_quiet: float = 2.0,
+        escape_expiry: int = 4096,
+    ) -> None:
+        self.kind: AgentKind = kind
+        self.screen = ScreenModel(cols, rows)
+        self.escapes = EscapeScanner()
+        self.claims = Claims()
+        self._settle = settle
+        self._max_lag = max_lag
+        self._output_quiet = output_quiet
+        self._escape_expiry = escape_expiry
+        self._last_output: float | None = None
+        self._first_pending: float | None = None
+        self._since_escape = 0
+        self._prev_sample: ProcessSample | None = None
+        self._use_process = kind in ("shell", "other", "aider")
+        self.activity: Activity | None = None
+        self.view: ScreenView | None = None
+
+    # ------------------------------------------------------------------ inputs
+
+    def output(self, t: float, data: bytes) -> None:
+        self.screen.push(data)
+        self._last_output = t
+        if self._first_pending is None:
+            self._first_pending = t
+        events = self.escapes.feed(data)
+        if events:
+            for event in events:
+                self._escape(t, event)
+        elif self.claims.escape is not None:
+            self._since_escape += len(data)
+            if self._since_escape > self._escape_expiry and self.claims.escape.state == "waiting":
+                self.claims.escape = None
+
+    def _escape(self, t: float, event: EscapeEvent) -> None:
+        self._since_escape = 0
+        if event.kind == "notify":
+            self.claims.escape = Claim("waiting", "escape", t, reason="other",
+                                       prompt=clip(event.text, MAX_PROMPT))
+        elif event.kind == "bell":
+            if self.claims.escape is None or self.claims.escape.state != "waiting":
+                self.claims.escape = Claim("waiting", "escape", t, reason="other")
+        elif event.progress_state:
+            pct = f" {event.percent}%" if event.percent is not None else ""
+            self.claims.escape = self._keep_at(
+                self.claims.escape, Claim("working", "escape", t, detail=f"progress{pct}"))
+        elif self.claims.escape is not None and self.claims.escape.state == "working":
+            self.claims.escape = None
+
+    def hook(self, claim: Claim | None) -> None:
+        self.claims.hook = None if claim is None else self._keep_at(self.claims.hook, claim)
+
+    def decision(self, claim: Claim | None) -> None:
+        self.claims.decision = claim
+
+    def process(self, sample: ProcessSample) -> None:
+        if not self._use_process:
+            return
+        state = judge(self._prev_sample, sample, self.kind == "shell")
+        self._prev_sample = sample
+        if state is None:
+            self.claims.process = None
+            return
+        claim = Claim(state, "process", sample.at)
+        if state == "waiting":
+            claim = Claim("waiting", "process", sample.at, reason="other",
+                          prompt=self._last_line())
+        self.claims.process = self._keep_at(self.claims.process, claim)
+
+    def resize(self, cols: int, rows: int) -> None:
+        self.screen.resize(cols, rows)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def next_tick(self, t: float) -> float | None:
+        """The latest time ``tick`` should run (None: only after new input)."""
+        times = []
+        if self._first_pending is not None and self._last_output is not None:
+            times.append(min(self._last_output + self._settle, self._first_pending + self._max_lag))
+        if self.claims.output is not None and self._last_output is not None:
+            times.append(self._last_output + self._output_quiet)
+        return min(times) if times else None
+
+    def tick(self, t: float) -> Activity | None:
+        """Bring the screen up to date if due, fuse, and return the activity if it changed."""
+        self._screen_due(t)
+        quiet = self._last_output is None or t - self._last_output >= self._output_quiet
+        self.claims.output = None if quiet else self._keep_at(
+            self.claims.output, Claim("working", "output", self._last_output or t))
+        return self._update(t)
+
+    def _screen_due(self, t: float) -> None:
+        if self._first_pending is None or self._last_output is None:
+            return
+        settled = t - self._last_output >= self._settle
+        lagging = t - self._first_pending >= self._max_lag and not self.screen.in_burst()
+        if not (settled or lagging):
+            return
+        self._first_pending = None
+        if not self.screen.catch_up():
+            return
+        view = self.screen.view()
+        self.view = view
+        found = evaluate(view, self.kind)
+        if found is None:
+            self.claims.screen = None
+            return
+        claim = Claim(found.state, "screen", t, reason=found.reason,
+                      prompt=clip(found.prompt, MAX_PROMPT) if found.state == "waiting" else None,
+                      options=clean_options(found.options) if found.state == "waiting" else None,
+                      detail=clip(found.detail, MAX_DETAIL))
+        self.claims.screen = self._keep_at(self.claims.screen, claim)
+        self.claims.screen_generic = found.generic
+
+    def _update(self, t: float) -> Activity | None:
+        won = fuse(self.claims)
+        prev = self.activity
+        if won is None:
+            state, source = "unknown", "output"
+            new = Activity("unknown", t, self.kind, "output")
+        else:
+            state, source = won.state, won.source
+            waiting = state == "waiting"
+            new = Activity(
+                state, t, self.kind, source,
+                reason=won.reason if waiting else None,
+                prompt=won.prompt if waiting else None,
+                options=won.options if waiting else None,
+                decision_id=won.decision_id if waiting and won.reason == "permission" else None,
+                detail=won.detail,
+            )
+        if prev is not None and prev.state == state:
+            if prev.key() == new.key():
+                return None
+            new = _with_since(new, prev.since)
+        self.activity = new
+        del source
+        return new
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _keep_at(prev: Claim | None, claim: Claim) -> Claim:
+        """``claim``, dated from ``prev`` when the state did not change (an edge keeps its time)."""
+        if prev is not None and prev.state == claim.state and prev.source == claim.source:
+            return _claim_at(claim, prev.at)
+        return claim
+
+    def _last_line(self) -> str | None:
+        view = self.view
+        if view is None:
+            return None
+        row = view.last_text_row()
+        return clip(view.lines[row], MAX_PROMPT) if row >= 0 else None
+
+
+def _claim_at(claim: Claim, at: float) -> Claim:
+    return Claim(claim.state, claim.source, at, claim.reason, claim.prompt, claim.options,
+                 claim.detail, claim.decision_id)
+
+
+def _with_since(a: Activity, since: float) -> Activity:
+    return Activity(a.state, since, a.agent_kind, a.source, a.reason, a.prompt, a.options,
+                    a.decision_id, a.detail)

@@ -1,0 +1,338 @@
+"""Screen rules: what the rendered screen says the program is doing.
+
+Each rule is a pure function of a ``ScreenView`` returning a ``Finding`` or None; the
+first rule that answers wins. Agent rules come first, for the agent kind the command
+runs, then the generic ones. Agent rules are versioned: ``RULES_VERSION`` changes when a
+rule changes, and each rule names the agent versions it was checked against (the corpus
+under tests/data/activity holds the screens).
+
+Checked against: Claude Code 2.1.197, Codex CLI 0.171.0, Gemini CLI 0.61.0.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..agents import AgentKind
+from .model import Option, Reason, State
+from .screen import ScreenView
+
+RULES_VERSION = "2026.12.1"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    state: State
+    rule: str
+    reason: Reason | None = None
+    prompt: str | None = None
+    options: tuple[Option, ...] | None = None
+    detail: str | None = None
+    #: Generic text rules guess from words alone: the process probe may veto them.
+    generic: bool = False
+
+
+Rule = Callable[[ScreenView], Finding | None]
+
+# ---------------------------------------------------------------------- helpers
+
+_MENU_ITEM = re.compile(r"^\s*[│┃|]?\s*(?:[❯›>●▶→*]\s*)?(\d{1,2})[.)]\s+(\S.*?)\s*[│┃|]?\s*$")
+_BOX = str.maketrans("", "", "│┃╭╮╰╯─━")
+
+
+def unbox(line: str) -> str:
+    """A line without box-drawing borders and their padding."""
+    return line.translate(_BOX).strip()
+
+
+def menu_options(lines: Sequence[str], start: int = 0, end: int | None = None,
+                 enter: bool = False) -> tuple[Option, ...] | None:
+    """Numbered items (``1. Yes``, ``❯ 2) No``) in ``lines[start:end]``, in order.
+
+    ``keys`` is the number (and a carriage return when ``enter``): the agents' menus
+    choose an item by its number; line-based programs read a number and Enter.
+    Continuation lines (indented, no number) are joined to the item above.
+    """
+    items: list[tuple[int, str]] = []
+    indent = None
+    for line in lines[start:end]:
+        m = _MENU_ITEM.match(line)
+        if m:
+            items.append((int(m.group(1)), m.group(2)))
+            indent = m.start(2)
+        elif items and indent is not None and line.strip() and (
+            len(line) - len(line.lstrip()) >= indent - 1
+        ) and not _MENU_ITEM.match(line):
+            n, text = items[-1]
+            extra = unbox(line)
+            if extra and len(text) < 150:
+                items[-1] = (n, f"{text} {extra}")
+    # Keep the first run of consecutive numbers starting at 1.
+    out: list[Option] = []
+    for n, text in items:
+        if n != len(out) + 1:
+            if out:
+                break
+            continue
+        out.append(Option(text[:200], f"{n}\r" if enter else str(n)))
+    return tuple(out) if len(out) >= 2 else None
+
+
+def _tail(view: ScreenView, n: int) -> Sequence[str]:
+    """The last ``n`` lines that have text (and the blank ones between them)."""
+    last = view.last_text_row()
+    return view.lines[max(0, last - n + 1): last + 1]
+
+
+def find(lines: Sequence[str], pattern: re.Pattern[str]) -> int:
+    for i, line in enumerate(lines):
+        if pattern.search(line):
+            return i
+    return -1
+
+
+def block(lines: Sequence[str], start: int, end: int) -> str:
+    """Lines ``start..end`` unboxed, blank runs squeezed, as one text."""
+    out: list[str] = []
+    for line in lines[max(start, 0): end]:
+        text = unbox(line)
+        if text or (out and out[-1]):
+            out.append(text)
+    return "\n".join(out).strip()
+
+
+# ---------------------------------------------------------------------- Claude Code
+
+_CC_PROCEED = re.compile(r"Do you want to (proceed|make this edit|create|allow|run)|"
+                         r"requires approval|wants to (fetch|use|access)")
+_CC_TRUST = re.compile(r"Do you trust the files in this folder|Is this a project you created or one you trust")
+_CC_KEY = re.compile(r"Detected a custom API key")
+_CC_LOGIN = re.compile(r"Select login method|Choose the text style|Browser didn't open|Paste code here")
+_CC_WORKING = re.compile(r"\besc to interrupt\b", re.I)
+_CC_IDLE_FOOTER = re.compile(r"\? for shortcuts|\bfor shortcuts\b")
+_CC_RULE = re.compile(r"^─{20,}$")
+
+
+def claude(view: ScreenView) -> Finding | None:
+    lines = view.lines
+    i = find(lines, _CC_TRUST)
+    if i >= 0:
+        return Finding("waiting", "claude.trust", "confirm", block(lines, i, i + 1),
+                       menu_options(lines, i))
+    i = find(lines, _CC_KEY)
+    if i >= 0:
+        return Finding("waiting", "claude.api_key", "login", block(lines, i, i + 3),
+                       menu_options(lines, i))
+    i = find(lines, _CC_LOGIN)
+    if i >= 0:
+        return Finding("waiting", "claude.login", "login", block(lines, i, i + 1),
+                       menu_options(lines, i))
+    i = find(lines, _CC_PROCEED)
+    if i >= 0:
+        top = _dialog_top(lines, i)
+        q = next((j for j in range(i, len(lines)) if lines[j].rstrip().endswith("?")), i)
+        prompt = block(lines, top, q + 1)
+        return Finding("waiting", "claude.permission", "permission", prompt,
+                       menu_options(lines, q + 1))
+    tail = _tail(view, 4)
+    if any(_CC_WORKING.search(line) for line in tail):
+        spin = _spinner_line(lines)
+        return Finding("working", "claude.spinner", detail=spin)
+    if any(_CC_IDLE_FOOTER.search(line) for line in tail):
+        options = menu_options(lines, max(0, len(lines) - 20))
+        if options and any("enter to confirm" in line.lower() for line in _tail(view, 6)):
+            return Finding("waiting", "claude.menu", "menu", None, options)
+        return Finding("idle", "claude.prompt")
+    return _agent_menu(view, "claude")
+
+
+def _dialog_top(lines: Sequence[str], i: int) -> int:
+    """The first line of the dialog around line ``i`` (below the last horizontal rule)."""
+    for j in range(i, -1, -1):
+        if _CC_RULE.match(lines[j].strip()):
+            return j + 1
+    return max(0, i - 6)
+
+
+_SPIN = re.compile(r"^\s*[✻✽✶✳✢·*⏺◐◓◑◒⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏•]\s+\S.*(…|\.\.\.|\()")
+
+
+def _spinner_line(lines: Sequence[str]) -> str | None:
+    for line in reversed(lines):
+        if _SPIN.match(line):
+            return line.strip()[:200]
+    return None
+
+
+# ---------------------------------------------------------------------- Codex CLI
+
+_CX_SIGNIN = re.compile(r"Sign in with ChatGPT|Sign in with Device Code|Paste (or type )?your API key|"
+                        r"Enter your (OpenAI )?API key|Finish signing in")
+_CX_TRUST = re.compile(r"(?i)do you trust the (files|contents)|trust this (folder|directory)|"
+                       r"allow codex to work in this folder")
+_CX_APPROVE = re.compile(r"(?i)would you like to (run|make|grant|apply|allow)|"
+                         r"allow codex to|approve this|wants to run")
+_CX_WORKING = re.compile(r"\b[Ee]sc to interrupt\b")
+_CX_IDLE = re.compile(r"^\s*›\s|\bcontext left\b|\? for shortcuts")
+
+
+def codex(view: ScreenView) -> Finding | None:
+    lines = view.lines
+    i = find(lines, _CX_SIGNIN)
+    if i >= 0:
+        password = re.search(r"(?i)api key", lines[i]) is not None
+        if password:
+            return Finding("waiting", "codex.api_key", "password", _label_only(lines[i]))
+        title = next((j for j in range(i - 1, max(-1, i - 6), -1) if lines[j].strip()
+                      and not _MENU_ITEM.match(lines[j])), i)
+        return Finding("waiting", "codex.signin", "login", block(lines, title, title + 1),
+                       menu_options(lines, max(0, title)))
+    i = find(lines, _CX_TRUST)
+    if i >= 0:
+        return Finding("waiting", "codex.trust", "confirm", block(lines, i, i + 1),
+                       menu_options(lines, i))
+    i = find(lines, _CX_APPROVE)
+    if i >= 0:
+        return Finding("waiting", "codex.approval", "permission", block(lines, max(0, i - 4), i + 1),
+                       menu_options(lines, i))
+    if any(_CX_WORKING.search(line) for line in lines):
+        return Finding("working", "codex.working", detail=_spinner_line(lines))
+    if any(_CX_IDLE.search(line) for line in _tail(view, 6)):
+        return Finding("idle", "codex.prompt")
+    return _agent_menu(view, "codex")
+
+
+def _label_only(line: str) -> str:
+    """A field's label: up to its colon (never what was typed into it)."""
+    text = unbox(line)
+    cut = text.find(":")
+    return text[: cut + 1] if cut >= 0 else text
+
+
+# ---------------------------------------------------------------------- Gemini CLI
+
+_GM_TRUST = re.compile(r"Do you trust the files in this folder|Do you trust this folder")
+_GM_AUTH = re.compile(r"(?i)how would you like to authenticate|get started|sign in with google|"
+                      r"login with google|use gemini api key")
+_GM_APPROVE = re.compile(r"(?i)allow execution|apply this change|allow (once|always)|do you want to proceed")
+_GM_WORKING = re.compile(r"\(esc to cancel|esc to cancel\b", re.I)
+_GM_IDLE = re.compile(r"(?i)type your message")
+
+
+def gemini(view: ScreenView) -> Finding | None:
+    lines = view.lines
+    i = find(lines, _GM_TRUST)
+    if i >= 0:
+        return Finding("waiting", "gemini.trust", "confirm", block(lines, i, i + 1),
+                       menu_options(lines, i))
+    i = find(lines, _GM_APPROVE)
+    if i >= 0:
+        return Finding("waiting", "gemini.approval", "permission",
+                       block(lines, max(0, i - 6), i + 1), menu_options(lines, i))
+    i = find(lines, _GM_AUTH)
+    if i >= 0 and menu_options(lines, i):
+        return Finding("waiting", "gemini.auth", "login", block(lines, i, i + 1),
+                       menu_options(lines, i))
+    if any(_GM_WORKING.search(line) for line in lines):
+        return Finding("working", "gemini.working", detail=_spinner_line(lines))
+    if any(_GM_IDLE.search(line) for line in lines):
+        return Finding("idle", "gemini.prompt")
+    return _agent_menu(view, "gemini")
+
+
+def _agent_menu(view: ScreenView, agent: str) -> Finding | None:
+    """Any numbered menu with an Enter hint: a TUI menu the specific rules do not know."""
+    lines = view.lines
+    hint = find(lines, re.compile(r"(?i)(enter to (confirm|select|continue)|press enter|↑/↓|use arrow)"))
+    if hint < 0:
+        return None
+    options = menu_options(lines, max(0, hint - 15), hint)
+    if not options:
+        return None
+    first = next(j for j in range(max(0, hint - 15), hint) if _MENU_ITEM.match(lines[j]))
+    title = next((j for j in range(first - 1, -1, -1) if unbox(lines[j])), first)
+    return Finding("waiting", f"{agent}.menu", "menu", block(lines, title, title + 1), options)
+
+
+# ---------------------------------------------------------------------- generic
+
+_PASSWORD = re.compile(r"(?i)(password|passphrase|passcode|\bpin\b|api[ _-]?key|token|secret)"
+                       r"[^:?]{0,40}[:?]\s*$")
+_CONFIRM = re.compile(r"(?i)(\[(y|yes)/(n|no)\]|\((y|yes)/(n|no)\)|\by/n\b|\byes/no\b)\s*[:?]?\s*$")
+_CONFIRM_DEFAULT = re.compile(r"\[(Y)/n\]|\[(y)/N\]")
+_MENU_ASK = re.compile(r"(?i)(choice|choose|select|pick|option|number|#\?)[^:?]*[:?>]?\s*$")
+_QUESTION = re.compile(r"[?:]\s*$")
+_SHELL_PROMPT = re.compile(r"(^|\s|[\w)\]~/])([$#%❯»]|>>>|\.\.\.|In \[\d+\]:)\s*$")
+_ANY_KEY = re.compile(r"(?i)(press|hit) (any key|enter|return)|--More--|\(END\)|^:$|"
+                      r"^lines \d+-\d+")
+_VIM = re.compile(r'^(-- INSERT --|".*" \d+L, \d+B|".*" \[New\]|~\s*$)')
+_GIT_MSG = re.compile(r"^# Please enter the commit message")
+
+
+def generic(view: ScreenView) -> Finding | None:
+    lines = view.lines
+    text = view.before_cursor()
+    stripped = text.rstrip()
+    at_end = bool(stripped) and view.cursor_col >= len(stripped)
+    git = find(lines, _GIT_MSG)
+    if git >= 0 or sum(1 for line in lines if line == "~") >= 3 and any(
+        _VIM.match(line) for line in lines[-2:]
+    ):
+        what = "git is waiting for the commit message in the editor" if git >= 0 else \
+            "an editor is open"
+        return Finding("waiting", "generic.editor", "other", what, generic=True)
+    last = lines[view.last_text_row()] if view.last_text_row() >= 0 else ""
+    if _ANY_KEY.search(stripped) or (view.cursor_row >= view.rows - 1 and _ANY_KEY.search(
+            view.cursor_line().strip())):
+        prompt = stripped if len(stripped) > 3 else "a pager is waiting (q quits)"
+        options = (Option("Quit", "q"),) if len(stripped) <= 6 else None
+        return Finding("waiting", "generic.press_key", "other", prompt, options, generic=True)
+    if not at_end:
+        return None
+    if _PASSWORD.search(stripped):
+        return Finding("waiting", "generic.password", "password", _label_only(stripped) or stripped,
+                       generic=True)
+    if _CONFIRM.search(stripped):
+        default = _CONFIRM_DEFAULT.search(stripped)
+        yes, no = ("y\r", "n\r")
+        if re.search(r"(?i)yes/no", stripped):
+            yes, no = ("yes\r", "no\r")
+        options = (Option("Yes", yes), Option("No", no))
+        del default
+        return Finding("waiting", "generic.confirm", "confirm", _question(lines, view), options,
+                       generic=True)
+    if _SHELL_PROMPT.search(stripped) and len(stripped) < 120:
+        return Finding("idle", "generic.shell_prompt", generic=True)
+    options = menu_options(lines, max(0, view.cursor_row - 15), view.cursor_row, enter=True)
+    if options and (_MENU_ASK.search(stripped) or _QUESTION.search(stripped)):
+        return Finding("waiting", "generic.menu", "menu", _question(lines, view), options,
+                       generic=True)
+    if _QUESTION.search(stripped) or stripped.endswith(">"):
+        return Finding("waiting", "generic.question", "question", _question(lines, view),
+                       generic=True)
+    del last
+    return None
+
+
+def _question(lines: Sequence[str], view: ScreenView) -> str:
+    """The prompt before the cursor, with the line above it when that one leads in."""
+    text = view.before_cursor().strip()
+    row = view.cursor_row
+    if len(text) < 25 and row > 0 and lines[row - 1].strip() and not _MENU_ITEM.match(lines[row - 1]):
+        return f"{lines[row - 1].strip()}\n{text}"
+    return text
+
+
+AGENT_RULES: dict[AgentKind, Rule] = {"claude": claude, "codex": codex, "gemini": gemini}
+
+
+def evaluate(view: ScreenView, kind: AgentKind) -> Finding | None:
+    """What the screen says, for a program of ``kind``."""
+    rule = AGENT_RULES.get(kind)
+    if rule is not None:
+        found = rule(view)
+        if found is not None:
+            return found
+    return generic(view)
