@@ -107,6 +107,24 @@ def _name_kind(word: str) -> AgentKind | None:
 
 def agent_kind(argv: Sequence[str]) -> AgentKind:
     """The agent ``argv`` runs, seen through launchers; ``"other"`` when unknown."""
+    return _locate(argv)[0]
+
+
+def agent_position(argv: Sequence[str]) -> int | None:
+    """Where the agent's own arguments start: the index just after the word naming it
+    (``claude``, ``@openai/codex``, ``.../gemini.js``), or None for shells and others.
+
+    Options inserted there reach the agent, also behind ``npx`` and friends.
+    """
+    kind, i = _locate(argv)
+    if i is None or kind in ("shell", "other"):
+        return None
+    if i > 0 and argv[i - 1] in ("-p", "--package") and i + 1 < len(argv):
+        return i + 2  # npx -p @openai/codex codex: after the program, not the package
+    return i + 1
+
+
+def _locate(argv: Sequence[str]) -> tuple[AgentKind, int | None]:
     args = list(argv)
     i = 0
     while i < len(args):
@@ -114,7 +132,7 @@ def agent_kind(argv: Sequence[str]) -> AgentKind:
         base = os.path.basename(word)
         kind = _name_kind(word)
         if kind is not None:
-            return kind
+            return kind, i
         if base in _SUBCOMMAND_LAUNCHERS and i + 1 < len(args):
             if args[i + 1] in _SUBCOMMAND_LAUNCHERS[base]:
                 i += 2
@@ -122,15 +140,15 @@ def agent_kind(argv: Sequence[str]) -> AgentKind:
                     i += 1  # uv tool run X
                 i = _skip_options(args, i)
                 continue
-            return "other"
+            return "other", None
         if base in _LAUNCHERS:
             i = _skip_options(args, i + 1)
             continue
         if "=" in word and not word.startswith("-") and i > 0:
             i += 1  # env NAME=value
             continue
-        return "other"
-    return "other"
+        return "other", None
+    return "other", None
 
 
 def _skip_options(args: list[str], i: int) -> int:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from relay.config import notify_url_problem
 from relay.protocol import is_agent_id
 
+from .activity.settings import ActivityConfig
 from .backoff import BackoffPolicy
 from .errors import UsageError
 
@@ -113,6 +114,8 @@ class RunConfig:
     #: tokens: kept out of the repr).
     notify_webhooks: tuple[str, ...] = field(default=(), repr=False)
     notify_ntfy: tuple[str, ...] = field(default=(), repr=False)
+    #: Activity detection and the agents' hooks (contract section 11).
+    activity: ActivityConfig = field(default_factory=ActivityConfig)
 
     def __post_init__(self) -> None:
         if not self.command:

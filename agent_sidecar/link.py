@@ -30,6 +30,7 @@ from typing import Protocol
 import aiohttp
 
 from relay.protocol import (
+    AgentActivity,
     AgentHello,
     AgentStatus,
     AgentWelcome,
@@ -40,6 +41,7 @@ from relay.protocol import (
     Direction,
     Error,
     Heartbeat,
+    PermissionDecide,
     ProtocolError,
     TerminalInput,
     TerminalOutput,
@@ -67,7 +69,9 @@ MIN_CHUNK_BYTES = 4096
 #: Output up to this size may be written directly from the PTY callback (echoes, prompts).
 DIRECT_MAX_BYTES = 16 * 1024
 
-ControlMessage = CommandRequest | TerminalInput | TerminalResize | CommandInterrupt
+ControlMessage = (
+    CommandRequest | TerminalInput | TerminalResize | CommandInterrupt | PermissionDecide
+)
 
 
 class Controller(Protocol):
@@ -118,6 +122,7 @@ class _Conn:
         self.direct = DirectWriter(ws)
         self.sent = sent
         self.status_version = -1
+        self.activity_version = -1
         self.drain_ts: float | None = None
         #: The stream end at the welcome: once the resend reached it, a heartbeat asks
         #: the relay to confirm the resume (``resume_probe``).
@@ -158,6 +163,10 @@ class Link:
         self._done = asyncio.Event()
         self._replies: deque[str] = deque()
         self._status_version = 0
+        #: The latest activity (encoded), sent once per change and again on every
+        #: connection (contract section 11).
+        self._activity: str | None = None
+        self._activity_version = 0
         self._numbered = False
         self._complete = False
         self._last_ts = 0.0
@@ -238,6 +247,12 @@ class Link:
 
     def status_changed(self) -> None:
         self._status_version += 1
+        self._wake.set()
+
+    def set_activity(self, activity: AgentActivity) -> None:
+        """Report a new activity (only the latest unsent one is kept)."""
+        self._activity = encode(activity)
+        self._activity_version += 1
         self._wake.set()
 
     def finish(self) -> None:
@@ -472,7 +487,8 @@ class Link:
                 self._echoed(conn, msg.ts)
                 if conn.drain_ts is not None and msg.ts == conn.drain_ts:
                     self._delivered.set()
-            case CommandRequest() | TerminalInput() | TerminalResize() | CommandInterrupt():
+            case (CommandRequest() | TerminalInput() | TerminalResize() | CommandInterrupt()
+                  | PermissionDecide()):
                 self._apply(conn, msg)
             case Error():
                 log.warning("relay error: %s (ref %s)", msg.code, msg.ref)
@@ -499,7 +515,7 @@ class Link:
     def _applied(self, conn: _Conn, msg: ControlMessage, error: BaseException | None) -> None:
         if error is not None:
             log.info("%s failed: %s", msg.TYPE, type(error).__name__)
-        if not isinstance(msg, CommandRequest | CommandInterrupt):
+        if not isinstance(msg, CommandRequest | CommandInterrupt | PermissionDecide):
             return
         if self._current is not conn:
             log.info("%s %s settled after its connection ended: not acked", msg.TYPE,
@@ -559,6 +575,10 @@ class Link:
                     conn.status_version = self._status_version
                     await ws.send_str(encode(status))
                     continue
+            if self._activity is not None and conn.activity_version != self._activity_version:
+                conn.activity_version = self._activity_version
+                await ws.send_str(self._activity)
+                continue
             if conn.sent < ret.end:
                 if await self._hold(conn, max_chunk):
                     continue

@@ -27,15 +27,19 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 from relay.protocol import (
+    AgentActivity,
     AgentHello,
     AgentState,
     AgentStatus,
     CommandInterrupt,
     CommandRequest,
+    PermissionDecide,
     TerminalInput,
     TerminalResize,
 )
 
+from .activity.live import ActivityMonitor
+from .activity.wire import to_wire
 from .agents import agent_kind, agent_traits
 from .config import SECRET_ENV, RunConfig, agent_ws_url
 from .errors import RelayRefused
@@ -95,6 +99,8 @@ class Runner:
         self._end_signal: int | None = None
         self._aborted = asyncio.Event()
         self._drain_aborted = False
+        #: The activity detector (contract section 11); None when turned off.
+        self.activity: ActivityMonitor | None = None
         self.dashboard_url: str | None = None
         #: Lifecycle events (for callers and tests to wait on).
         self.spawned = asyncio.Event()
@@ -171,6 +177,10 @@ class Runner:
                 steering.resized()
             case CommandInterrupt():
                 child.signal_foreground(signal.Signals[msg.signal])
+            case PermissionDecide():
+                if self.activity is None:
+                    raise CommandGone("activity detection is off")
+                return self.activity.decide(msg.decision_id, msg.decision, msg.message)
         return None
 
     def _resize(self, cols: int, rows: int) -> None:
@@ -178,6 +188,8 @@ class Runner:
             return
         self.child.resize(cols, rows)
         self.cols, self.rows = cols, rows
+        if self.activity is not None:
+            self.activity.resize(cols, rows)
         if self.link is not None:
             self.link.status_changed()
 
@@ -369,9 +381,24 @@ class Runner:
         if self.terminal is not None:
             self.cols, self.rows = self.terminal.size()
         env = child_env(os.environ, SECRET_ENV)
-        child = await PtyChild.spawn(
-            cfg.command, env=env, cols=self.cols, rows=self.rows, cwd=cfg.cwd
-        )
+        command: list[str] = list(cfg.command)
+        if cfg.activity.enabled:
+            self.activity = ActivityMonitor(
+                self.kind,
+                lambda a: link.set_activity(AgentActivity(activity=to_wire(a))),
+                cfg.activity,
+                cols=self.cols,
+                rows=self.rows,
+            )
+            command, env = await self.activity.prepare(command, env)
+        try:
+            child = await PtyChild.spawn(
+                command, env=env, cols=self.cols, rows=self.rows, cwd=cfg.cwd
+            )
+        except BaseException:
+            if self.activity is not None:
+                await self.activity.close()
+            raise
         self.child = child
         self.steering = Steering(
             child,
@@ -379,6 +406,8 @@ class Runner:
             submit_gap=agent_traits(self.kind).submit_gap,
             submit_timeout=cfg.submit_timeout,
         )
+        if self.activity is not None:
+            self.activity.started(child.fd, child.pid)
         self.spawned.set()
         link.status_changed()
         mirror = None
@@ -393,6 +422,8 @@ class Runner:
             if mirror is not None:
                 mirror.close(timeout=2.0)
             self._restore_local_screen()
+            if self.activity is not None:
+                await self.activity.close()
         return exit_status.code
 
     def _restore_local_screen(self) -> None:
@@ -455,12 +486,16 @@ class Runner:
             loop=loop,
         )
 
+        activity = self.activity
+
         def on_data(data: bytes) -> None:
             nonlocal last_read
             last_read = loop.time()
             self.modes.feed(data)
             steering.output()
             pipe.feed(data)
+            if activity is not None:
+                activity.output(data)
             idle.activity()
             if mirror is not None:
                 mirror.write(data)

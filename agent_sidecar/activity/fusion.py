@@ -15,7 +15,7 @@ and the process correct what hooks miss (no ``Stop`` after an interrupt; a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .model import Claim
 
@@ -39,7 +39,7 @@ def fuse(c: Claims) -> Claim | None:
     if c.decision is not None:
         screen = c.screen
         if screen is not None and screen.state == "waiting" and screen.options:
-            return Claim(**{**_fields(c.decision), "options": screen.options})
+            return replace(c.decision, options=screen.options)
         return c.decision
     screen = c.screen
     vetoed = (
@@ -53,7 +53,7 @@ def fuse(c: Claims) -> Claim | None:
         if hook is not None and hook.state == "waiting" and hook.prompt and screen.reason in (
             hook.reason, "menu"
         ):
-            return Claim(**{**_fields(hook), "options": screen.options or hook.options})
+            return replace(hook, options=screen.options or hook.options)
         return screen
     candidates = [x for x in (c.hook, None if vetoed else screen, c.escape, c.process)
                   if x is not None]
@@ -65,6 +65,3 @@ def fuse(c: Claims) -> Claim | None:
         return best
     return c.output
 
-
-def _fields(claim: Claim) -> dict[str, object]:
-    return {name: getattr(claim, name) for name in Claim.__slots__}

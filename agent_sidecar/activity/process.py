@@ -33,7 +33,9 @@ class ProcessSample:
     name: str | None  # the foreground leader's comm
 
 
-def probe(master_fd: int, child_pid: int, at: float, *, proc: str = "/proc") -> ProcessSample | None:
+def probe(
+    master_fd: int, child_pid: int, at: float, *, proc: str = "/proc"
+) -> ProcessSample | None:
     """A sample of the PTY's foreground group, or None when it cannot be read."""
     try:
         pgid = os.tcgetpgrp(master_fd)

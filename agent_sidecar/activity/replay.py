@@ -33,11 +33,13 @@ class Recording:
     labels: tuple[tuple[float, str, str | None], ...]
     kind: AgentKind
     description: str
+    #: When the recording ended (the labels hold until then).
+    end: float | None = None
 
     @property
     def duration(self) -> float:
         return max(self.events[-1][0] if self.events else 0.0,
-                   self.labels[-1][0] if self.labels else 0.0)
+                   self.labels[-1][0] if self.labels else 0.0, self.end or 0.0)
 
 
 def load(cast: Path) -> Recording:
@@ -50,7 +52,7 @@ def load(cast: Path) -> Recording:
     labels = tuple((float(x[0]), str(x[1]), x[2]) for x in meta["labels"])
     kind = meta.get("agent_kind") or agent_kind(meta.get("command", []))
     return Recording(cast.stem, int(header["width"]), int(header["height"]), events, labels,
-                     kind, meta.get("description", ""))
+                     kind, meta.get("description", ""), meta.get("duration"))
 
 
 @dataclass

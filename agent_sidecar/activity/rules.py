@@ -107,9 +107,11 @@ def block(lines: Sequence[str], start: int, end: int) -> str:
 
 _CC_PROCEED = re.compile(r"Do you want to (proceed|make this edit|create|allow|run)|"
                          r"requires approval|wants to (fetch|use|access)")
-_CC_TRUST = re.compile(r"Do you trust the files in this folder|Is this a project you created or one you trust")
+_CC_TRUST = re.compile(r"Do you trust the files in this folder|"
+                       r"Is this a project you created or one you trust")
 _CC_KEY = re.compile(r"Detected a custom API key")
-_CC_LOGIN = re.compile(r"Select login method|Choose the text style|Browser didn't open|Paste code here")
+_CC_LOGIN = re.compile(r"Select login method|Choose the text style|Browser didn't open|"
+                       r"Paste code here")
 _CC_WORKING = re.compile(r"\besc to interrupt\b", re.I)
 _CC_IDLE_FOOTER = re.compile(r"\? for shortcuts|\bfor shortcuts\b")
 _CC_RULE = re.compile(r"^─{20,}$")
@@ -140,12 +142,21 @@ def claude(view: ScreenView) -> Finding | None:
     if any(_CC_WORKING.search(line) for line in tail):
         spin = _spinner_line(lines)
         return Finding("working", "claude.spinner", detail=spin)
-    if any(_CC_IDLE_FOOTER.search(line) for line in tail):
-        options = menu_options(lines, max(0, len(lines) - 20))
-        if options and any("enter to confirm" in line.lower() for line in _tail(view, 6)):
-            return Finding("waiting", "claude.menu", "menu", None, options)
+    menu = _agent_menu(view, "claude")
+    if menu is not None:
+        return menu
+    if any(_CC_IDLE_FOOTER.search(line) for line in tail) or _cc_input_box(lines):
         return Finding("idle", "claude.prompt")
-    return _agent_menu(view, "claude")
+    return None
+
+
+def _cc_input_box(lines: Sequence[str]) -> bool:
+    """Claude Code's input box: a ``❯`` line right below a horizontal rule, with a rule
+    below it too (what stays on screen after an interrupt, footer or not)."""
+    for i in range(len(lines) - 2, 0, -1):
+        if lines[i].startswith("❯") and _CC_RULE.match(lines[i - 1].strip()):
+            return any(_CC_RULE.match(x.strip()) for x in lines[i + 1: i + 4])
+    return False
 
 
 def _dialog_top(lines: Sequence[str], i: int) -> int:
@@ -168,7 +179,8 @@ def _spinner_line(lines: Sequence[str]) -> str | None:
 
 # ---------------------------------------------------------------------- Codex CLI
 
-_CX_SIGNIN = re.compile(r"Sign in with ChatGPT|Sign in with Device Code|Paste (or type )?your API key|"
+_CX_SIGNIN = re.compile(r"Sign in with ChatGPT|Sign in with Device Code|"
+                        r"Paste (or type )?your API key|"
                         r"Enter your (OpenAI )?API key|Finish signing in")
 _CX_TRUST = re.compile(r"(?i)do you trust the (files|contents)|trust this (folder|directory)|"
                        r"allow codex to work in this folder")
@@ -195,7 +207,8 @@ def codex(view: ScreenView) -> Finding | None:
                        menu_options(lines, i))
     i = find(lines, _CX_APPROVE)
     if i >= 0:
-        return Finding("waiting", "codex.approval", "permission", block(lines, max(0, i - 4), i + 1),
+        return Finding("waiting", "codex.approval", "permission",
+                       block(lines, max(0, i - 4), i + 1),
                        menu_options(lines, i))
     if any(_CX_WORKING.search(line) for line in lines):
         return Finding("working", "codex.working", detail=_spinner_line(lines))
@@ -216,7 +229,8 @@ def _label_only(line: str) -> str:
 _GM_TRUST = re.compile(r"Do you trust the files in this folder|Do you trust this folder")
 _GM_AUTH = re.compile(r"(?i)how would you like to authenticate|get started|sign in with google|"
                       r"login with google|use gemini api key")
-_GM_APPROVE = re.compile(r"(?i)allow execution|apply this change|allow (once|always)|do you want to proceed")
+_GM_APPROVE = re.compile(r"(?i)allow execution|apply this change|allow (once|always)|"
+                         r"do you want to proceed")
 _GM_WORKING = re.compile(r"\(esc to cancel|esc to cancel\b", re.I)
 _GM_IDLE = re.compile(r"(?i)type your message")
 
@@ -242,10 +256,13 @@ def gemini(view: ScreenView) -> Finding | None:
     return _agent_menu(view, "gemini")
 
 
+_MENU_HINT = re.compile(r"(?i)(enter to (confirm|select|continue)|press enter|↑/↓|use arrow)")
+
+
 def _agent_menu(view: ScreenView, agent: str) -> Finding | None:
     """Any numbered menu with an Enter hint: a TUI menu the specific rules do not know."""
     lines = view.lines
-    hint = find(lines, re.compile(r"(?i)(enter to (confirm|select|continue)|press enter|↑/↓|use arrow)"))
+    hint = find(lines, _MENU_HINT)
     if hint < 0:
         return None
     options = menu_options(lines, max(0, hint - 15), hint)
@@ -261,7 +278,6 @@ def _agent_menu(view: ScreenView, agent: str) -> Finding | None:
 _PASSWORD = re.compile(r"(?i)(password|passphrase|passcode|\bpin\b|api[ _-]?key|token|secret)"
                        r"[^:?]{0,40}[:?]\s*$")
 _CONFIRM = re.compile(r"(?i)(\[(y|yes)/(n|no)\]|\((y|yes)/(n|no)\)|\by/n\b|\byes/no\b)\s*[:?]?\s*$")
-_CONFIRM_DEFAULT = re.compile(r"\[(Y)/n\]|\[(y)/N\]")
 _MENU_ASK = re.compile(r"(?i)(choice|choose|select|pick|option|number|#\?)[^:?]*[:?>]?\s*$")
 _QUESTION = re.compile(r"[?:]\s*$")
 _SHELL_PROMPT = re.compile(r"(^|\s|[\w)\]~/])([$#%❯»]|>>>|\.\.\.|In \[\d+\]:)\s*$")
@@ -277,17 +293,17 @@ def generic(view: ScreenView) -> Finding | None:
     stripped = text.rstrip()
     at_end = bool(stripped) and view.cursor_col >= len(stripped)
     git = find(lines, _GIT_MSG)
-    if git >= 0 or sum(1 for line in lines if line == "~") >= 3 and any(
+    if git >= 0 or (sum(1 for line in lines if line == "~") >= 3 and any(
         _VIM.match(line) for line in lines[-2:]
-    ):
+    )):
         what = "git is waiting for the commit message in the editor" if git >= 0 else \
             "an editor is open"
         return Finding("waiting", "generic.editor", "other", what, generic=True)
-    last = lines[view.last_text_row()] if view.last_text_row() >= 0 else ""
     if _ANY_KEY.search(stripped) or (view.cursor_row >= view.rows - 1 and _ANY_KEY.search(
             view.cursor_line().strip())):
         prompt = stripped if len(stripped) > 3 else "a pager is waiting (q quits)"
-        options = (Option("Quit", "q"),) if len(stripped) <= 6 else None
+        options: tuple[Option, ...] | None = (Option("Quit", "q"),) if len(stripped) <= 6 \
+            else None
         return Finding("waiting", "generic.press_key", "other", prompt, options, generic=True)
     if not at_end:
         return None
@@ -295,12 +311,10 @@ def generic(view: ScreenView) -> Finding | None:
         return Finding("waiting", "generic.password", "password", _label_only(stripped) or stripped,
                        generic=True)
     if _CONFIRM.search(stripped):
-        default = _CONFIRM_DEFAULT.search(stripped)
         yes, no = ("y\r", "n\r")
         if re.search(r"(?i)yes/no", stripped):
             yes, no = ("yes\r", "no\r")
         options = (Option("Yes", yes), Option("No", no))
-        del default
         return Finding("waiting", "generic.confirm", "confirm", _question(lines, view), options,
                        generic=True)
     if _SHELL_PROMPT.search(stripped) and len(stripped) < 120:
@@ -312,16 +326,20 @@ def generic(view: ScreenView) -> Finding | None:
     if _QUESTION.search(stripped) or stripped.endswith(">"):
         return Finding("waiting", "generic.question", "question", _question(lines, view),
                        generic=True)
-    del last
     return None
+
+
+_COMMAND_LINE = re.compile(r"^\S{0,40}[$#%>] ")
 
 
 def _question(lines: Sequence[str], view: ScreenView) -> str:
     """The prompt before the cursor, with the line above it when that one leads in."""
     text = view.before_cursor().strip()
     row = view.cursor_row
-    if len(text) < 25 and row > 0 and lines[row - 1].strip() and not _MENU_ITEM.match(lines[row - 1]):
-        return f"{lines[row - 1].strip()}\n{text}"
+    above = lines[row - 1] if row > 0 else ""
+    if len(text) < 12 and above.strip() and not _MENU_ITEM.match(above) \
+            and not _COMMAND_LINE.match(above):
+        return f"{above.strip()}\n{text}"
     return text
 
 

@@ -22,7 +22,7 @@ import pyte
 log = logging.getLogger(__name__)
 
 
-class TolerantScreen(pyte.Screen):  # type: ignore[misc]
+class TolerantScreen(pyte.Screen):
     """pyte's screen, tolerant of what pyte 0.8.2 does not know.
 
     ``CSI > Ps m`` (xterm's modifyOtherKeys, sent by vim) reaches

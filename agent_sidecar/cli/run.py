@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..activity.settings import ActivityConfig
 from ..allocator import tune_allocator
 from ..backoff import BackoffPolicy
 from ..config import RunConfig, default_agent_id, parse_labels
@@ -167,6 +168,26 @@ def _default(field: str) -> Any:
     help="Seconds to wait for the relay's first answer before starting the command, so "
     "that a refused token fails fast.",
 )
+@sidecar_option(
+    "--activity/--no-activity",
+    default=config_default(ActivityConfig, "enabled"),
+    help="Report what the agent is doing and whether it needs a person (screen, "
+    "notification escapes, process, the agents' own hooks).",
+)
+@sidecar_option(
+    "--agent-hooks/--no-agent-hooks",
+    default=config_default(ActivityConfig, "hooks"),
+    help="For Claude Code, Codex and Gemini CLI: add hooks that report to this sidecar, "
+    "for this run only (no file of yours is changed).",
+)
+@sidecar_option(
+    "--decision-timeout",
+    type=float,
+    default=config_default(ActivityConfig, "decision_timeout"),
+    callback=positive,
+    help="Seconds a permission request of Claude Code or Codex waits for an answer from a "
+    "dashboard before the question goes back to the terminal. Never allowed by default.",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 @click.pass_context
 def run(
@@ -193,6 +214,9 @@ def run(
     eof_grace: float,
     kill_grace: float,
     startup_wait: float,
+    activity: bool,
+    agent_hooks: bool,
+    decision_timeout: float,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND under a PTY and stream it to a relay.
@@ -236,6 +260,9 @@ def run(
             heartbeat_interval=heartbeat_interval,
             dead_after=dead_after,
             backoff=BackoffPolicy(initial=reconnect_initial, maximum=reconnect_max),
+            activity=ActivityConfig(
+                enabled=activity, hooks=agent_hooks, decision_timeout=decision_timeout
+            ),
         )
         if config.relays and not config.token:
             raise UsageError("--relay needs a token: give --token or set AGENT_SIDECAR_TOKEN")

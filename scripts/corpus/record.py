@@ -15,21 +15,30 @@ Each agent gets its own HOME under /tmp/actside-rec-*. Recording only, never in 
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import os
 import re
+import secrets
 import select
 import shutil
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pyte
 from ptyprocess import PtyProcess
-
-from agent_sidecar.activity.screen import TolerantScreen
-
 from scenarios import SCENARIOS, Scenario
+
+from agent_sidecar.activity.hooks.events import claim_for
+from agent_sidecar.activity.hooks.hookcall import SECRET_ENV, SOCKET_ENV
+from agent_sidecar.activity.hooks.inject import plan, write_files
+from agent_sidecar.activity.hooks.server import HookServer
+from agent_sidecar.activity.process import probe
+from agent_sidecar.activity.screen import TolerantScreen
 
 OUT = Path(__file__).resolve().parents[2] / "tests" / "data" / "activity"
 COLS, ROWS = 100, 30
@@ -48,18 +57,36 @@ def record(name: str, sc: Scenario) -> None:
            "LANG": "C.UTF-8", "PS1": "$ ", **sc.env}
     env = {k: v.replace("{home}", str(home)) for k, v in env.items()}
     argv = [a.replace("{home}", str(home)) for a in sc.argv]
+    for command in sc.setup:
+        subprocess.run(command, cwd=home / "proj", check=True)
+    start = time.monotonic()
+    markers: list[list[object]] = []
+    hooks = Hooks(home, start, markers)
+    injection = plan(sc.agent_kind, argv, env, hooks.dir, hold_seconds=60)  # type: ignore[arg-type]
+    if injection is not None:
+        write_files(injection)
+        argv = injection.argv
+        env.update(injection.env)
+        env.update(hooks.env())
     proc = PtyProcess.spawn(argv, env=env, cwd=str(home / "proj"), dimensions=(ROWS, COLS))
     screen = TolerantScreen(COLS, ROWS)
     stream = pyte.ByteStream(screen)
     events: list[list[object]] = []
     labels: list[list[object]] = []
-    start = time.monotonic()
+    next_sample = 0.0
 
     def now() -> float:
         return round(time.monotonic() - start, 3)
 
     def pump(timeout: float) -> None:
-        r, _, _ = select.select([proc.fd], [], [], timeout)
+        nonlocal next_sample
+        if time.monotonic() >= next_sample:
+            next_sample = time.monotonic() + 0.5
+            sample = probe(proc.fd, proc.pid, now())
+            if sample is not None:
+                events.append([now(), "m", "process:" + json.dumps(dataclasses.asdict(sample))])
+        events.extend(hooks.take())
+        r, _, _ = select.select([proc.fd], [], [], min(timeout, 0.5))
         if not r:
             return
         try:
@@ -75,7 +102,8 @@ def record(name: str, sc: Scenario) -> None:
             kind = step[0]
             if kind == "expect":
                 pattern = re.compile(str(step[1]), re.M)
-                deadline = time.monotonic() + float(step[2]) if len(step) > 2 else time.monotonic() + 30
+                wait = float(step[2]) if len(step) > 2 else 30.0
+                deadline = time.monotonic() + wait
                 while not pattern.search("\n".join(line.rstrip() for line in screen.display)):
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"{name}: no {pattern.pattern!r} on screen:\n"
@@ -94,8 +122,10 @@ def record(name: str, sc: Scenario) -> None:
         end = time.monotonic() + 0.5
         while time.monotonic() < end:
             pump(0.05)
+        duration = now()
     finally:
         proc.terminate(force=True)
+        hooks.close()
     # Merge tiny events and trim long outputs (the corpus stays small in bytes).
     out = merge(events)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -106,15 +136,55 @@ def record(name: str, sc: Scenario) -> None:
         for ev in out:
             f.write(json.dumps(ev, ensure_ascii=False) + "\n")
     meta = {"description": sc.description, "agent_kind": sc.agent_kind,
-            "command": sc.shown_argv or sc.argv, "labels": labels}
+            "command": sc.shown_argv or sc.argv, "duration": duration,
+            "hooks": injection is not None, "labels": labels}
     (OUT / f"{name}.labels.json").write_text(json.dumps(meta, indent=1) + "\n")
     print(f"{name}: {len(out)} events, {sum(len(str(e[2])) for e in out)} chars, "
           f"{len(labels)} labels")
 
 
+class Hooks:
+    """The sidecar's hook socket in a thread: events become ``hook:`` markers."""
+
+    def __init__(self, home: Path, start: float, markers: list[list[object]]) -> None:
+        self.dir = home / "hooks"
+        self.dir.mkdir(mode=0o700)
+        self.secret = secrets.token_urlsafe(16)
+        self._start = start
+        self._lock = threading.Lock()
+        self._out: list[list[object]] = []
+        self._loop = asyncio.new_event_loop()
+        self._server = HookServer(self.dir, self.secret, self._handle)
+        self._loop.run_until_complete(self._server.start())
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def env(self) -> dict[str, str]:
+        return {SOCKET_ENV: str(self._server.path), SECRET_ENV: self.secret}
+
+    async def _handle(self, agent: str, event: str, payload: dict[str, object]) -> str:
+        t = round(time.monotonic() - self._start, 3)
+        claim = claim_for(agent, event, payload, t)
+        if claim is not None:
+            body = dataclasses.asdict(claim)
+            with self._lock:
+                self._out.append([t, "m", "hook:" + json.dumps(body)])
+        return ""
+
+    def take(self) -> list[list[object]]:
+        with self._lock:
+            out, self._out = self._out, []
+        return out
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._server.close(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+
 def merge(events: list[list[object]]) -> list[list[object]]:
     out: list[list[object]] = []
-    for ev in events:
+    for ev in sorted(events, key=lambda e: float(e[0])):
         if (out and ev[1] == "o" and out[-1][1] == "o" and float(ev[0]) - float(out[-1][0]) < 0.02
                 and len(str(out[-1][2])) < MAX_EVENT):
             out[-1][2] = str(out[-1][2]) + str(ev[2])

@@ -20,6 +20,7 @@ class Scenario:
     env: dict[str, str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     shown_argv: list[str] | None = None
+    setup: list[list[str]] = field(default_factory=list)
 
 
 def shell(description: str, line: str, steps: list[tuple[object, ...]],
@@ -37,9 +38,6 @@ def py(description: str, code: str, steps: list[tuple[object, ...]]) -> Scenario
 
 CLAUDE_ENV = {"ANTHROPIC_API_KEY": "sk-ant-fake", "ANTHROPIC_BASE_URL": "http://127.0.0.1:18401"}
 CLAUDE_FILES = {".claude.json": '{"hasCompletedOnboarding": true, "theme": "dark"}'}
-CLAUDE_TRUSTED = {".claude.json": '{"hasCompletedOnboarding": true, "theme": "dark", '
-                  '"customApiKeyResponses": {"approved": ["sk-ant-fake"], "rejected": []}, '
-                  '"projects": {"{proj}": {"hasTrustDialogAccepted": true}}}'}
 CLAUDE_START = [("label", "unknown"), ("expect", "trust this folder"), ("label", "waiting", "confirm"),
                 ("sleep", 2), ("send", "\r"), ("label", "unknown"),
                 ("expect", "use this API key"), ("label", "waiting", "login"), ("sleep", 2),
@@ -131,27 +129,45 @@ SCENARIOS: dict[str, Scenario] = {
                                  ("send", "slow: clean the build"), ("sleep", 0.5), ("send", "\r"), ("label", "working"),
                                  ("sleep", 3), ("send", "\x1b"), ("label", "idle"), ("sleep", 4)],
                                  agent_kind="claude", env={**CLAUDE_ENV}, files=CLAUDE_FILES, shown_argv=["claude"]),
-    "codex-signin": Scenario("Codex: the sign-in picker, then the API key screen",
+    "claude-deny": Scenario("Claude Code: a permission refused with Esc; Claude stops and asks what to do",
+                            [f"{BIN}/claude"], [*CLAUDE_START,
+                            ("send", "clean the build"), ("sleep", 0.5), ("send", "\r"), ("label", "working"),
+                            ("expect", "Do you want to proceed"), ("label", "waiting", "permission"), ("sleep", 3),
+                            ("send", "\x1b"), ("label", "idle"), ("sleep", 4)],
+                            agent_kind="claude", env=CLAUDE_ENV, files=CLAUDE_FILES, shown_argv=["claude"]),
+    "claude-idle-long": Scenario("Claude Code: trusted, then at its prompt for a while (no flapping)",
+                                 [f"{BIN}/claude"], [*CLAUDE_START, ("sleep", 8)],
+                                 agent_kind="claude", env=CLAUDE_ENV, files=CLAUDE_FILES, shown_argv=["claude"]),
+    "codex-signin": Scenario("Codex without a key: the sign-in picker",
                              [f"{BIN}/codex"], [("label", "unknown"), ("expect", "Sign in with ChatGPT"), ("label", "waiting", "login"),
-                                                ("sleep", 3), ("send", "3"), ("sleep", 2)],
+                                                ("sleep", 4)],
                              agent_kind="codex", shown_argv=["codex"]),
-    "codex-trust": Scenario("Codex with an API key: folder trust, then its prompt",
-                            [f"{BIN}/codex"], [("label", "unknown"), ("expect", "(?i)trust"), ("label", "waiting", "confirm"),
-                                               ("sleep", 3), ("send", "1"), ("label", "unknown"), ("sleep", 1)],
-                            agent_kind="codex", env={"OPENAI_API_KEY": "sk-fake"}, shown_argv=["codex"]),
+    "codex-trust": Scenario("Codex with a key in a git folder: folder trust, its prompt, a turn that retries the API",
+                            [f"{BIN}/codex"], [("label", "unknown"), ("expect", "Trust this folder"), ("label", "waiting", "confirm"),
+                                               ("sleep", 3), ("send", "1"), ("sleep", 0.3), ("send", "\r"), ("label", "unknown"),
+                                               ("expect", "Ask Codex to do anything"), ("label", "idle"), ("sleep", 3),
+                                               ("send", "list the files"), ("sleep", 0.5), ("send", "\r"), ("label", "working"),
+                                               ("sleep", 6)],
+                            agent_kind="codex", env={"OPENAI_API_KEY": "sk-fake"},
+                            files={".codex/auth.json": '{"OPENAI_API_KEY": "sk-fake"}'},
+                            setup=[["git", "init", "-q"]], shown_argv=["codex"]),
     "gemini-trust": Scenario("Gemini CLI: folder trust dialog",
                              [f"{BIN}/gemini"], [("label", "unknown"), ("expect", "Do you trust the files"), ("label", "waiting", "confirm"),
-                                                 ("sleep", 3)],
+                                                 ("sleep", 4)],
                              agent_kind="gemini", shown_argv=["gemini"]),
     "gemini-auth": Scenario("Gemini CLI: folder trusted, then the sign-in picker",
                             [f"{BIN}/gemini"], [("label", "unknown"), ("expect", "Do you trust the files"), ("label", "waiting", "confirm"),
-                                                ("sleep", 2), ("send", "1"), ("sleep", 0.2), ("send", "\r"), ("label", "unknown"),
-                                                ("expect", "(?i)(sign in|log ?in|auth)"), ("label", "waiting", "login"), ("sleep", 3)],
+                                                ("sleep", 2), ("send", "1"), ("label", "unknown"),
+                                                ("expect", "How would you like to authenticate"), ("label", "waiting", "login"), ("sleep", 4)],
                             agent_kind="gemini", shown_argv=["gemini"]),
-    "gemini-key-prompt": Scenario("Gemini CLI with a key: its prompt, a turn that retries the API",
+    "gemini-key-prompt": Scenario("Gemini CLI with a key: trust, sign-in, the key field, its prompt, a turn that retries the API",
                                   [f"{BIN}/gemini"], [("label", "unknown"), ("expect", "Do you trust the files"), ("label", "waiting", "confirm"),
-                                                      ("sleep", 2), ("send", "1"), ("sleep", 0.2), ("send", "\r"), ("label", "unknown"),
-                                                      ("expect", "(?i)type your message"), ("label", "idle"), ("sleep", 2.5),
-                                                      ("send", "hello"), ("sleep", 0.3), ("send", "\r"), ("label", "working"), ("sleep", 5)],
+                                                      ("sleep", 2), ("send", "1"), ("label", "unknown"),
+                                                      ("expect", "How would you like to authenticate"), ("label", "waiting", "login"),
+                                                      ("sleep", 2), ("send", "2"), ("label", "unknown"),
+                                                      ("expect", "Enter Gemini API Key"), ("label", "waiting", "password"), ("sleep", 3),
+                                                      ("send", "\r"), ("label", "unknown"),
+                                                      ("expect", "(?i)type your message"), ("label", "idle"), ("sleep", 3),
+                                                      ("send", "hello"), ("sleep", 0.3), ("send", "\r"), ("label", "working"), ("sleep", 6)],
                                   agent_kind="gemini", env={"GEMINI_API_KEY": "fake"}, shown_argv=["gemini"]),
 }
