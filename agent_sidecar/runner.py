@@ -161,6 +161,8 @@ class Runner:
         steering = self.steering
         if child is None or steering is None or self.exit is not None:
             raise CommandGone("the command is not running")
+        if self.activity is not None and isinstance(msg, CommandRequest | TerminalInput):
+            self.activity.typed()
         match msg:
             case CommandRequest():
                 if msg.submit:
@@ -566,6 +568,8 @@ class Runner:
         if not data:
             asyncio.get_running_loop().remove_reader(fd)
             return
+        if self.activity is not None:
+            self.activity.typed()
         child.send(data).add_done_callback(_consume)
 
 

@@ -2,6 +2,7 @@
 
     d = Detector("claude", cols=80, rows=24)
     d.output(t, data)          # each chunk of PTY output (cheap: see screen.py)
+    d.input(t)                 # someone typed (its echo is not the program working)
     d.hook(t, claim)           # an agent's own event, already mapped to a claim
     d.decision(claim | None)   # a held permission request opened or settled
     d.process(sample)          # a process sample (process.py)
@@ -30,6 +31,10 @@ from .rules import evaluate
 from .screen import ScreenModel, ScreenView
 
 
+#: The shortest time between two evaluations (seconds).
+_MIN_TICK = 0.05
+
+
 class Detector:
     def __init__(
         self,
@@ -41,6 +46,7 @@ class Detector:
         max_lag: float = 1.0,
         output_quiet: float = 2.0,
         escape_expiry: int = 4096,
+        echo_window: float = 0.5,
     ) -> None:
         self.kind: AgentKind = kind
         self.screen = ScreenModel(cols, rows)
@@ -51,6 +57,9 @@ class Detector:
         self._output_quiet = output_quiet
         self._escape_expiry = escape_expiry
         self._last_output: float | None = None
+        self._last_work: float | None = None  # output that was not the echo of typing
+        self._last_input = float("-inf")
+        self._echo_window = echo_window
         self._first_pending: float | None = None
         self._since_escape = 0
         self._prev_sample: ProcessSample | None = None
@@ -60,9 +69,14 @@ class Detector:
 
     # ------------------------------------------------------------------ inputs
 
+    def input(self, t: float) -> None:
+        self._last_input = t
+
     def output(self, t: float, data: bytes) -> None:
         self.screen.push(data)
         self._last_output = t
+        if t - self._last_input > self._echo_window or len(data) > 256:
+            self._last_work = t
         if self._first_pending is None:
             self._first_pending = t
         events = self.escapes.feed(data)
@@ -118,17 +132,22 @@ class Detector:
         """The latest time ``tick`` should run (None: only after new input)."""
         times = []
         if self._first_pending is not None and self._last_output is not None:
-            times.append(min(self._last_output + self._settle, self._first_pending + self._max_lag))
-        if self.claims.output is not None and self._last_output is not None:
-            times.append(self._last_output + self._output_quiet)
-        return min(times) if times else None
+            settled = self._last_output + self._settle
+            if self.screen.in_burst():
+                times.append(settled)  # nothing is rendered before the burst ends
+            else:
+                times.append(min(settled, self._first_pending + self._max_lag))
+        if self.claims.output is not None and self._last_work is not None:
+            times.append(self._last_work + self._output_quiet)
+        # Never sooner than a tick from now: a timer due in the past must not spin.
+        return max(min(times), t + _MIN_TICK) if times else None
 
     def tick(self, t: float) -> Activity | None:
         """Bring the screen up to date if due, fuse, and return the activity if it changed."""
         self._screen_due(t)
-        quiet = self._last_output is None or t - self._last_output >= self._output_quiet
+        quiet = self._last_work is None or t - self._last_work >= self._output_quiet
         self.claims.output = None if quiet else self._keep_at(
-            self.claims.output, Claim("working", "output", self._last_output or t))
+            self.claims.output, Claim("working", "output", self._last_work or t))
         return self._update(t)
 
     def _screen_due(self, t: float) -> None:

@@ -1,7 +1,7 @@
 """Notification escapes in the output: OSC 9, OSC 777 ``notify``, OSC 99, the bell, OSC 9;4.
 
 ``EscapeScanner.feed(data)`` is incremental (a sequence may be cut between two reads) and
-cheap on chunks without ESC ] or BEL: two ``bytes.find`` calls. It returns the events in
+cheap on chunks without ESC ] or BEL: two or three one-pass searches in C. It returns the events in
 the chunk, at most ``max_events`` per chunk (a flood of escapes is bounded); an OSC longer
 than ``max_osc`` bytes is dropped.
 
@@ -46,7 +46,9 @@ class EscapeScanner:
 
     def feed(self, data: bytes) -> list[EscapeEvent]:
         if self._osc is None and not self._esc:
-            if b"\x07" not in data and b"\x1b]" not in data:
+            # One-byte searches first (memchr): colour-heavy output has an ESC every few
+            # bytes, which makes a search for the two bytes ESC ] ten times slower.
+            if b"\x07" not in data and (b"]" not in data or b"\x1b]" not in data):
                 self._esc = data.endswith(b"\x1b")
                 return []
         events: list[EscapeEvent] = []

@@ -6,7 +6,8 @@ and the process correct what hooks miss (no ``Stop`` after an interrupt; a
 
 1. a permission request the sidecar holds open (a ``decision_id``): waiting, permission;
 2. a waiting screen (a dialog or prompt is visible), unless it is a guess from words
-   alone (``generic``) and the process says a program is running and not reading;
+   alone (``generic``) and the process says a program is running and not reading, or
+   the program reports progress (OSC 9;4);
 3. otherwise the newest claim among hook, screen, escape and process (each source's
    claim carries the time it began);
 4. output timing, when nothing else has an opinion: working while output flows;
@@ -42,11 +43,11 @@ def fuse(c: Claims) -> Claim | None:
             return replace(c.decision, options=screen.options)
         return c.decision
     screen = c.screen
+    progress = c.escape is not None and c.escape.state == "working"
     vetoed = (
         screen is not None
         and c.screen_generic
-        and c.process is not None
-        and c.process.state == "working"
+        and (progress or (c.process is not None and c.process.state == "working"))
     )
     if screen is not None and screen.state == "waiting" and not vetoed:
         hook = c.hook

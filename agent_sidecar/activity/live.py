@@ -114,6 +114,10 @@ class ActivityMonitor:
         if self._timer is None:
             self._schedule()
 
+    def typed(self) -> None:
+        """Keys went to the program (local or from a dashboard): their echo is no work."""
+        self.detector.input(time.time())
+
     def resize(self, cols: int, rows: int) -> None:
         self.detector.resize(cols, rows)
 

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from .model import State
 
 _READ_SYSCALLS = frozenset({0, 17, 19, 295})  # read, pread64, readv, preadv
-_POLL_SYSCALLS = frozenset({7, 23, 270, 271})  # poll, select, pselect6, ppoll
+#: poll, select, pselect6, ppoll, epoll_wait, epoll_pwait, epoll_pwait2: an event loop
+#: (a TUI or an agent waiting for keys or the network; the screen tells which).
+_POLL_SYSCALLS = frozenset({7, 23, 270, 271, 232, 281, 441})
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +138,6 @@ def judge(prev: ProcessSample | None, cur: ProcessSample, shell: bool) -> State 
         return "waiting"
     if busy:
         return "working"
-    if shell and not cur.polling:
-        return "working"  # a job (sleep, a build waiting on the network) that does not read
+    if not cur.polling:
+        return "working"  # a job (sleep, a build) that neither reads nor runs an event loop
     return None

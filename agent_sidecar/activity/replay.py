@@ -7,7 +7,9 @@ taken while recording. ``NAME.labels.json`` says what a person would call the ac
 from each time on: ``labels: [[t, state, reason|null], ...]``.
 
 Scoring samples the timeline every ``step`` seconds and leaves out ``grace`` seconds
-after each labelled change (the detector waits for the screen to settle by design).
+after each labelled change (the detector waits for the screen to settle by design),
+the stretches labelled ``unknown`` (transitions whose moment the recorder cannot know,
+such as an agent starting up) and everything after an ``end`` label (the program exited).
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ def replay(rec: Recording, *, step: float = 0.1) -> Timeline:
             d.output(when, text.encode("utf-8", "surrogateescape"))
         elif kind == "i":
             out.typed.append(text)
+            d.input(when)
         elif kind == "r":
             cols, _, rows = text.partition("x")
             d.resize(int(cols), int(rows))
@@ -157,8 +160,8 @@ def samples(rec: Recording, *, step: float = 0.1, grace: float = 1.5
             if when > t:
                 break
             current = (when, state, reason)
-        if current is None or t - current[0] < grace:
-            continue
+        if current is None or t - current[0] < grace or current[1] in ("unknown", "end"):
+            continue  # a transition (the recorder cannot tell), or after the program ended
         yield t, current[1], current[2]
 
 

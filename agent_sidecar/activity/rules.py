@@ -187,7 +187,7 @@ _CX_TRUST = re.compile(r"(?i)do you trust the (files|contents)|trust this (folde
 _CX_APPROVE = re.compile(r"(?i)would you like to (run|make|grant|apply|allow)|"
                          r"allow codex to|approve this|wants to run")
 _CX_WORKING = re.compile(r"\b[Ee]sc to interrupt\b")
-_CX_IDLE = re.compile(r"^\s*›\s|\bcontext left\b|\? for shortcuts")
+_CX_IDLE = re.compile(r"Ask Codex to do anything|\bcontext left\b|\? for shortcuts")
 
 
 def codex(view: ScreenView) -> Finding | None:
@@ -200,11 +200,11 @@ def codex(view: ScreenView) -> Finding | None:
         title = next((j for j in range(i - 1, max(-1, i - 6), -1) if lines[j].strip()
                       and not _MENU_ITEM.match(lines[j])), i)
         return Finding("waiting", "codex.signin", "login", block(lines, title, title + 1),
-                       menu_options(lines, max(0, title)))
+                       menu_options(lines, max(0, title), enter=True))
     i = find(lines, _CX_TRUST)
     if i >= 0:
         return Finding("waiting", "codex.trust", "confirm", block(lines, i, i + 1),
-                       menu_options(lines, i))
+                       menu_options(lines, i, enter=True))
     i = find(lines, _CX_APPROVE)
     if i >= 0:
         return Finding("waiting", "codex.approval", "permission",
@@ -212,9 +212,12 @@ def codex(view: ScreenView) -> Finding | None:
                        menu_options(lines, i))
     if any(_CX_WORKING.search(line) for line in lines):
         return Finding("working", "codex.working", detail=_spinner_line(lines))
+    menu = _agent_menu(view, "codex", enter=True)
+    if menu is not None:
+        return menu
     if any(_CX_IDLE.search(line) for line in _tail(view, 6)):
         return Finding("idle", "codex.prompt")
-    return _agent_menu(view, "codex")
+    return None
 
 
 def _label_only(line: str) -> str:
@@ -256,16 +259,16 @@ def gemini(view: ScreenView) -> Finding | None:
     return _agent_menu(view, "gemini")
 
 
-_MENU_HINT = re.compile(r"(?i)(enter to (confirm|select|continue)|press enter|↑/↓|use arrow)")
+_MENU_HINT = re.compile(r"(?i)(enter (to )?(confirm|select|continue)|press enter|↑/↓|use arrow)")
 
 
-def _agent_menu(view: ScreenView, agent: str) -> Finding | None:
+def _agent_menu(view: ScreenView, agent: str, *, enter: bool = False) -> Finding | None:
     """Any numbered menu with an Enter hint: a TUI menu the specific rules do not know."""
     lines = view.lines
     hint = find(lines, _MENU_HINT)
     if hint < 0:
         return None
-    options = menu_options(lines, max(0, hint - 15), hint)
+    options = menu_options(lines, max(0, hint - 15), hint, enter=enter)
     if not options:
         return None
     first = next(j for j in range(max(0, hint - 15), hint) if _MENU_ITEM.match(lines[j]))
@@ -275,12 +278,14 @@ def _agent_menu(view: ScreenView, agent: str) -> Finding | None:
 
 # ---------------------------------------------------------------------- generic
 
-_PASSWORD = re.compile(r"(?i)(password|passphrase|passcode|\bpin\b|api[ _-]?key|token|secret)"
-                       r"[^:?]{0,40}[:?]\s*$")
+#: A secret's label, and what may follow it on the line: nothing, or what was typed
+#: (a field that echoes, or stars), which never goes into the prompt.
+_PASSWORD = re.compile(r"(?i)^(.*(password|passphrase|passcode|\bpin\b|api[ _-]?key|token|secret)"
+                       r"[^:?]{0,40}[:?])\s*\S*$")
 _CONFIRM = re.compile(r"(?i)(\[(y|yes)/(n|no)\]|\((y|yes)/(n|no)\)|\by/n\b|\byes/no\b)\s*[:?]?\s*$")
 _MENU_ASK = re.compile(r"(?i)(choice|choose|select|pick|option|number|#\?)[^:?]*[:?>]?\s*$")
 _QUESTION = re.compile(r"[?:]\s*$")
-_SHELL_PROMPT = re.compile(r"(^|\s|[\w)\]~/])([$#%❯»]|>>>|\.\.\.|In \[\d+\]:)\s*$")
+_SHELL_PROMPT = re.compile(r"((^|\s|[\w)\]~/])([$#❯»]|>>>|\.\.\.|In \[\d+\]:)|(^|\s)%)\s*$")
 _ANY_KEY = re.compile(r"(?i)(press|hit) (any key|enter|return)|--More--|\(END\)|^:$|"
                       r"^lines \d+-\d+")
 _VIM = re.compile(r'^(-- INSERT --|".*" \d+L, \d+B|".*" \[New\]|~\s*$)')
@@ -307,8 +312,9 @@ def generic(view: ScreenView) -> Finding | None:
         return Finding("waiting", "generic.press_key", "other", prompt, options, generic=True)
     if not at_end:
         return None
-    if _PASSWORD.search(stripped):
-        return Finding("waiting", "generic.password", "password", _label_only(stripped) or stripped,
+    secret = _PASSWORD.match(stripped)
+    if secret:
+        return Finding("waiting", "generic.password", "password", secret.group(1).strip(),
                        generic=True)
     if _CONFIRM.search(stripped):
         yes, no = ("y\r", "n\r")

@@ -13,9 +13,11 @@ pyte renders about 1 MB/s here: the bounds keep one catch-up under ~60 ms.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import pyte
 
@@ -29,9 +31,39 @@ class TolerantScreen(pyte.Screen):
     ``select_graphic_rendition`` with ``private=True``, which it does not accept.
     """
 
+    def __init__(self, columns: int, lines: int) -> None:
+        super().__init__(columns, lines)
+        self._main: tuple[dict[int, Any], Any] | None = None
+
     def select_graphic_rendition(self, *attrs: int, private: bool = False) -> None:
         if not private:
             super().select_graphic_rendition(*attrs)
+
+    # The alternate screen (pyte has none): full-screen programs (vim, less, top) draw on
+    # it, and what was on the main screen comes back when they exit.
+    def set_mode(self, *modes: int, **kwargs: Any) -> None:
+        if kwargs.get("private") and _ALT_MODES.intersection(modes) and self._main is None:
+            saved = {y: copy.copy(line) for y, line in self.buffer.items()}
+            self._main = (saved, copy.copy(self.cursor))
+            self.erase_in_display(2)
+        super().set_mode(*modes, **kwargs)
+
+    def reset_mode(self, *modes: int, **kwargs: Any) -> None:
+        super().reset_mode(*modes, **kwargs)
+        if kwargs.get("private") and _ALT_MODES.intersection(modes) and self._main is not None:
+            saved, cursor = self._main
+            self._main = None
+            self.buffer.clear()
+            self.buffer.update(saved)
+            self.cursor = cursor
+            self.dirty.update(range(self.lines))
+
+    def reset(self) -> None:
+        super().reset()
+        self._main = None
+
+
+_ALT_MODES = frozenset({47, 1047, 1049})
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,8 @@ from .procs import REPO, cpu_seconds
 from .report import Metric, machine, percentile, table, write_json
 
 MIB = 1024 * 1024
-SCENARIOS = ("limits", "throughput", "rtt", "fanout", "stall", "exit", "late", "scale", "redis")
+SCENARIOS = ("limits", "throughput", "activity", "rtt", "fanout", "stall", "exit", "late",
+             "scale", "redis")
 
 
 def _metrics() -> dict[str, Metric]:
@@ -39,6 +40,10 @@ def _metrics() -> dict[str, Metric]:
                check=lambda v, lim: lim is not None and v >= 0.5 * lim),
         Metric("cooked_MBps", "throughput, cooked tty", "MB/s", reference="114 / 65",
                limit_key="pty_cooked_MBps", goal=">=0.9x",
+               check=lambda v, lim: lim is not None and v >= 0.9 * lim),
+        Metric("raw_noactivity_MBps", "raw tty, --no-activity (paired)", "MB/s"),
+        Metric("raw_activity_MBps", "raw tty, activity detector on (paired)", "MB/s",
+               limit_key="raw_noactivity_MBps", goal=">=0.9x",
                check=lambda v, lim: lim is not None and v >= 0.9 * lim),
         Metric("relay_cpu_ms_per_MB", "relay CPU per MB (raw)", "ms/MB",
                reference="4.0 / 12.8", limit_key="hop_cpu_ms_per_MB", goal="<=4",
@@ -166,6 +171,18 @@ async def _scenarios(ctx: scenarios.Ctx, only: set[str], m: dict[str, Metric],
                 m[f"{mode}_MBps"].values.append(r["MBps"])
                 m[f"relay_cpu{sfx}_ms_per_MB"].values.append(r["relay_cpu_ms_per_MB"])
                 m[f"sidecar_cpu{sfx}_ms_per_MB"].values.append(r["sidecar_cpu_ms_per_MB"])
+    if "activity" in only:
+        # The screen model must not slow the agent: raw-tty throughput with the activity
+        # detector against the same run without it, in turns (the load drifts).
+        print("activity", file=sys.stderr)
+        for i in range(runs):
+            order = [(), ("--no-activity",)]
+            for extra in order if i % 2 == 0 else order[::-1]:
+                r = await scenarios.burst(ctx, nbytes=big, mode="raw", sidecar_args=extra)
+                key = "raw_noactivity" if extra else "raw_activity"
+                note(key, r)
+                _exact(r["exact"], key, r)
+                m[f"{key}_MBps"].values.append(r["MBps"])
     if "rtt" in only:
         print("rtt", file=sys.stderr)
         for _ in range(runs):

@@ -156,12 +156,13 @@ async def start_relay(log: Path, *extra: str) -> Relay:
     raise RuntimeError(f"relay did not start: see {log}")
 
 
-def start_sidecar(relay: Relay, agent_id: str, command: list[str], log: Path) -> Proc:
+def start_sidecar(relay: Relay, agent_id: str, command: list[str], log: Path,
+                  extra: tuple[str, ...] = ()) -> Proc:
     """``agent-sidecar run --relay ... -- COMMAND`` (no mirror: nothing reads stdout)."""
     argv = [
         sys.executable, "-m", "agent_sidecar", "run",
         "--relay", relay.ws, "--token", token("agent", agent_id),
-        "--agent-id", agent_id, "--no-mirror", "--idle-after", "60",
+        "--agent-id", agent_id, "--no-mirror", "--idle-after", "60", *extra,
         "--", *command,
     ]
     return Proc(popen=_spawn(argv, log), log=log)

@@ -160,9 +160,10 @@ class Window:
 
 async def burst(
     ctx: Ctx, *, nbytes: int, mode: str, viewers: int = 1, binary: bool = True,
+    sidecar_args: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One agent writes ``nbytes`` after "go"; ``viewers`` dashboards in this process
-    follow it (the throughput scenario: one viewer)."""
+    follow it (the throughput scenario: one viewer). ``sidecar_args`` go to ``run``."""
     expected = expected_output(nbytes, mode)
     want_crc = zlib.crc32(expected)
     start = len(READY)
@@ -171,7 +172,7 @@ async def burst(
     async with relay_for(ctx, "burst") as relay:
         boards = await _dashboards(ctx, relay, viewers, binary)
         sidecar = start_sidecar(relay, agent_id, producer_argv("burst", str(nbytes), mode),
-                                ctx.logs / f"sidecar-{agent_id}.log")
+                                ctx.logs / f"sidecar-{agent_id}.log", sidecar_args)
         try:
             await asyncio.gather(*(b.wait_agent(agent_id) for b in boards))
             for b in boards:

@@ -182,9 +182,30 @@ class Hooks:
         self._thread.join(5)
 
 
+#: Output kept per second of a burst; the rest of a burst is trimmed from the middle (the
+#: corpus stays small; the end of each burst, which the screen shows, is always kept).
+BURST_BUDGET = 12 * 1024
+
+
+def trim(events: list[list[object]]) -> list[list[object]]:
+    outs = [i for i, e in enumerate(events) if e[1] == "o"]
+    keep = set(range(len(events))) - set(outs)
+    spent: dict[int, int] = {}
+    for n, i in enumerate(outs):
+        t = float(events[i][0])
+        nxt = float(events[outs[n + 1]][0]) if n + 1 < len(outs) else None
+        second = int(t)
+        size = len(str(events[i][2]))
+        last_of_burst = nxt is None or nxt - t > 0.2
+        if last_of_burst or spent.get(second, 0) + size <= BURST_BUDGET:
+            spent[second] = spent.get(second, 0) + size
+            keep.add(i)
+    return [e for i, e in enumerate(events) if i in keep]
+
+
 def merge(events: list[list[object]]) -> list[list[object]]:
     out: list[list[object]] = []
-    for ev in sorted(events, key=lambda e: float(e[0])):
+    for ev in trim(sorted(events, key=lambda e: float(e[0]))):
         if (out and ev[1] == "o" and out[-1][1] == "o" and float(ev[0]) - float(out[-1][0]) < 0.02
                 and len(str(out[-1][2])) < MAX_EVENT):
             out[-1][2] = str(out[-1][2]) + str(ev[2])

@@ -82,11 +82,13 @@ async def test_a_held_permission_request_is_answered_from_the_dashboard(
     dash = await dashboard(live_relay)
     sidecar = start_sidecar(make_run_config(live_relay.url, (fake_claude,)))
     await until_activity(dash, lambda a: a.decision_id is not None)
-    assert dash.info is not None and dash.info.activity is not None
+    assert dash.info is not None
+    assert dash.info.activity is not None
     activity = dash.info.activity
     assert (activity.state, activity.reason, activity.source) == ("waiting", "permission", "hook")
     assert activity.agent_kind == "claude"
-    assert activity.prompt is not None and "rm -rf build" in activity.prompt
+    assert activity.prompt is not None
+    assert "rm -rf build" in activity.prompt
     ack = await dash.request("permission:decide", "d1", decision_id=activity.decision_id,
                              decision="allow")
     assert ack.ok
@@ -107,7 +109,8 @@ async def test_the_first_answer_wins_and_a_second_is_stale(
     dash = await dashboard(live_relay)
     start_sidecar(make_run_config(live_relay.url, (fake_claude,)))
     await until_activity(dash, lambda a: a.decision_id is not None)
-    assert dash.info is not None and dash.info.activity is not None
+    assert dash.info is not None
+    assert dash.info.activity is not None
     decision_id = dash.info.activity.decision_id
     await dash.send("permission:decide", agent_id="itest-agent", request_id="d1",
                     decision_id=decision_id, decision="deny", message="not today")
@@ -148,7 +151,8 @@ async def test_a_request_answered_in_the_terminal_is_withdrawn(
     dash = await dashboard(live_relay)
     start_sidecar(make_run_config(live_relay.url, (fake_claude, "abandon")))
     await until_activity(dash, lambda a: a.decision_id is not None)
-    assert dash.info is not None and dash.info.activity is not None
+    assert dash.info is not None
+    assert dash.info.activity is not None
     decision_id = dash.info.activity.decision_id
     await dash.send("terminal:input", agent_id="itest-agent", data="\r")
     await dash.until_output(b"abandoned")
@@ -188,7 +192,8 @@ async def test_a_shell_question_is_waiting_and_its_prompt_is_the_question(
         await dash.send("terminal:input", agent_id="itest-agent",
                         data='read -p "Deploy to production? " answer\r')
         await until_activity(dash, lambda a: a.state == "waiting")
-        assert dash.info is not None and dash.info.activity is not None
+        assert dash.info is not None
+        assert dash.info.activity is not None
         assert dash.info.activity.reason == "question"
         assert dash.info.activity.prompt == "Deploy to production?"
         await dash.send("terminal:input", agent_id="itest-agent", data="yes\rexit\r")

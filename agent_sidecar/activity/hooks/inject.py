@@ -1,8 +1,8 @@
 """How each agent is told to call the sidecar back, for this run only.
 
 Nothing of the user's is written: Claude Code gets ``--settings FILE`` (its settings are
-merged with the user's), Codex gets ``-c notify=[...]`` and ``-c hooks.EVENT=[...]``
-overrides on its command line, Gemini CLI gets a system settings file through
+merged with the user's), Codex gets a ``-c notify=[...]`` override on its command line
+(its hooks need the person's review first, see ``_codex``), Gemini CLI gets a system settings file through
 ``GEMINI_CLI_SYSTEM_SETTINGS_PATH`` (a copy of the system settings it would have read,
 with our hooks added). The files live in the run's private directory (0700).
 
@@ -27,7 +27,6 @@ HOOKCALL = Path(__file__).with_name("hookcall.py")
 #: Claude Code events we listen to; PermissionRequest is held open for a decision.
 CLAUDE_EVENTS = ("PermissionRequest", "Notification", "Stop", "StopFailure",
                  "UserPromptSubmit", "PreToolUse", "PostToolUse", "SessionStart", "SessionEnd")
-CODEX_EVENTS = ("PermissionRequest", "UserPromptSubmit", "PreToolUse", "Stop", "SessionStart")
 GEMINI_EVENTS = ("BeforeAgent", "AfterAgent", "BeforeTool", "AfterTool", "Notification",
                  "SessionStart", "SessionEnd")
 GEMINI_SYSTEM_SETTINGS = Path("/etc/gemini-cli/settings.json")
@@ -62,7 +61,7 @@ def plan(
     if kind == "claude":
         return _claude(list(argv), at, directory, hold_seconds, python)
     if kind == "codex":
-        return _codex(list(argv), at, hold_seconds, python)
+        return _codex(list(argv), at, python)
     if kind == "gemini":
         return _gemini(list(argv), env, directory, python)
     return None
@@ -95,15 +94,14 @@ def _toml_string(text: str) -> str:
     return json.dumps(text)  # a JSON string is a TOML basic string
 
 
-def _codex(argv: list[str], at: int, hold: float, python: str) -> Injection:
+def _codex(argv: list[str], at: int, python: str) -> Injection:
+    """Only ``notify`` (the end of each turn). Codex's own hooks (PermissionRequest and
+    the rest) are not injected: Codex runs a hook from outside its managed config only
+    after the person reviewed and trusted it, and shows a "Hooks need review" screen
+    at start until then (Codex 0.171) -- a sidecar must not put that in front of people
+    on every run, nor trust hooks on their behalf."""
     notify = "[" + ", ".join(_toml_string(w) for w in hook_command("codex", "notify", python)) + "]"
-    extra = ["-c", f"notify={notify}"]
-    for event in CODEX_EVENTS:
-        timeout = int(hold + 30) if event == "PermissionRequest" else 10
-        command = _toml_string(_shell(hook_command("codex", event, python)))
-        extra += ["-c", f'hooks.{event}=[{{hooks=[{{type="command", command={command}, '
-                        f"timeout={timeout}}}]}}]"]
-    return Injection([*argv[:at], *extra, *argv[at:]], {})
+    return Injection([*argv[:at], "-c", f"notify={notify}", *argv[at:]], {})
 
 
 def _gemini(argv: list[str], env: Mapping[str, str], directory: Path, python: str) -> Injection:

@@ -1,0 +1,114 @@
+"""The detector fed by hand: settling, bursts, echo, fusion of sources, decisions."""
+
+from __future__ import annotations
+
+from agent_sidecar.activity.detector import Detector
+from agent_sidecar.activity.model import Claim
+from agent_sidecar.activity.process import ProcessSample
+
+
+def run(d: Detector, t0: float, t1: float, step: float = 0.05) -> None:
+    t = t0
+    while t <= t1:
+        d.tick(t)
+        t += step
+
+
+def test_a_question_is_reported_once_the_screen_settles() -> None:
+    d = Detector("other", cols=40, rows=5)
+    d.output(0.0, b"Deploy now? [y/N] ")
+    assert d.tick(0.1) is not None  # output flows: working (from output timing)
+    assert d.activity is not None
+    assert d.activity.state == "working"
+    run(d, 0.2, 1.0)
+    assert d.activity.state == "waiting"
+    assert d.activity.reason == "confirm"
+    assert d.activity.source == "screen"
+    assert [(o.label, o.keys) for o in d.activity.options or ()] == [("Yes", "y\r"),
+                                                                   ("No", "n\r")]
+
+
+def test_next_tick_is_never_in_the_past_even_during_a_burst() -> None:
+    d = Detector("other")
+    t = 0.0
+    for _ in range(2000):  # 8 MB in 4 KB chunks, no time passing: a burst
+        d.output(t, b"x" * 4096)
+        t += 0.0001
+    assert d.screen.in_burst()
+    for now in (t, t + 0.5, t + 5.0):
+        due = d.next_tick(now)
+        assert due is not None
+        assert due >= now + 0.05
+
+
+def test_after_a_burst_the_screen_skips_to_its_latest_state() -> None:
+    d = Detector("other", cols=20, rows=3)
+    for i in range(100_000):
+        d.output(0.0, b"line %d\r\n" % i)
+    d.output(0.0, b"Password: ")
+    run(d, 0.1, 1.0)
+    assert d.screen.skipped_bytes > 0
+    assert d.activity is not None
+    assert (d.activity.state, d.activity.reason) == ("waiting", "password")
+
+
+def test_typed_text_never_reaches_a_password_prompt() -> None:
+    d = Detector("other", cols=60, rows=5)
+    d.output(0.0, b"Enter API key: ")
+    run(d, 0.0, 1.0)
+    d.input(1.0)
+    d.output(1.0, b"sk-secret-typed")  # a field that echoes
+    run(d, 1.0, 2.0)
+    assert d.activity is not None
+    assert d.activity.reason == "password"
+    assert d.activity.prompt == "Enter API key:"
+
+
+def test_the_echo_of_typing_is_not_work() -> None:
+    d = Detector("shell", cols=40, rows=5)
+    d.output(0.0, b"$ ")
+    run(d, 0.0, 3.0)
+    assert d.activity is not None
+    assert d.activity.state == "idle"
+    for i, ch in enumerate(b"ls -l"):
+        d.input(3.0 + i * 0.1)
+        d.output(3.0 + i * 0.1 + 0.01, bytes([ch]))
+        d.tick(3.0 + i * 0.1 + 0.02)
+        assert d.activity.state == "idle"
+
+
+def test_an_interrupt_without_a_stop_hook_is_corrected_by_the_screen() -> None:
+    d = Detector("claude", cols=60, rows=8)
+    d.hook(Claim("working", "hook", 1.0))
+    d.tick(1.0)
+    assert d.activity is not None
+    assert d.activity.state == "working"
+    rule = "─" * 40
+    d.output(2.0, f"\x1b[H\x1b[2J{rule}\r\n❯ \r\n{rule}\r\n".encode())
+    run(d, 2.0, 3.0)
+    assert d.activity.state == "idle"
+    assert d.activity.source == "screen"
+
+
+def test_a_held_decision_wins_and_goes_when_settled() -> None:
+    d = Detector("claude")
+    d.decision(Claim("waiting", "hook", 1.0, reason="permission", prompt="Bash: ls",
+                     decision_id="d-1"))
+    d.tick(1.0)
+    assert d.activity is not None
+    assert d.activity.decision_id == "d-1"
+    d.decision(None)
+    d.hook(Claim("working", "hook", 2.0))
+    d.tick(2.0)
+    assert (d.activity.state, d.activity.decision_id) == ("working", None)
+
+
+def test_a_shell_job_that_does_not_read_is_working_by_the_process() -> None:
+    d = Detector("shell", cols=40, rows=5)
+    d.output(0.0, b"$ sleep 30\r\n")
+    run(d, 0.0, 3.0)
+    d.process(ProcessSample(3.0, 200, False, False, False, 0, "sleep"))
+    d.process(ProcessSample(4.0, 200, False, False, False, 0, "sleep"))
+    d.tick(4.0)
+    assert d.activity is not None
+    assert (d.activity.state, d.activity.source) == ("working", "process")
