@@ -30,7 +30,6 @@ from .process import ProcessSample, judge
 from .rules import evaluate
 from .screen import ScreenModel, ScreenView
 
-
 #: The shortest time between two evaluations (seconds).
 _MIN_TICK = 0.05
 

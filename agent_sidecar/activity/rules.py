@@ -93,6 +93,15 @@ def find(lines: Sequence[str], pattern: re.Pattern[str]) -> int:
     return -1
 
 
+def paragraph(lines: Sequence[str], start: int, limit: int = 6) -> str:
+    """The text from line ``start`` to the next blank line or menu item (unboxed)."""
+    end = start + 1
+    while end < min(len(lines), start + limit) and unbox(lines[end]) \
+            and not _MENU_ITEM.match(lines[end]):
+        end += 1
+    return " ".join(unbox(line) for line in lines[start:end])
+
+
 def block(lines: Sequence[str], start: int, end: int) -> str:
     """Lines ``start..end`` unboxed, blank runs squeezed, as one text."""
     out: list[str] = []
@@ -121,7 +130,7 @@ def claude(view: ScreenView) -> Finding | None:
     lines = view.lines
     i = find(lines, _CC_TRUST)
     if i >= 0:
-        return Finding("waiting", "claude.trust", "confirm", block(lines, i, i + 1),
+        return Finding("waiting", "claude.trust", "confirm", paragraph(lines, i),
                        menu_options(lines, i))
     i = find(lines, _CC_KEY)
     if i >= 0:
@@ -186,7 +195,7 @@ _CX_TRUST = re.compile(r"(?i)do you trust the (files|contents)|trust this (folde
                        r"allow codex to work in this folder")
 _CX_APPROVE = re.compile(r"(?i)would you like to (run|make|grant|apply|allow)|"
                          r"allow codex to|approve this|wants to run")
-_CX_WORKING = re.compile(r"\b[Ee]sc to interrupt\b")
+_CX_WORKING = re.compile(r"\b[Ee]sc to interrupt\b|Queued follow-up inputs")
 _CX_IDLE = re.compile(r"Ask Codex to do anything|\bcontext left\b|\? for shortcuts")
 
 
@@ -203,7 +212,7 @@ def codex(view: ScreenView) -> Finding | None:
                        menu_options(lines, max(0, title), enter=True))
     i = find(lines, _CX_TRUST)
     if i >= 0:
-        return Finding("waiting", "codex.trust", "confirm", block(lines, i, i + 1),
+        return Finding("waiting", "codex.trust", "confirm", paragraph(lines, i),
                        menu_options(lines, i, enter=True))
     i = find(lines, _CX_APPROVE)
     if i >= 0:
@@ -238,8 +247,14 @@ _GM_WORKING = re.compile(r"\(esc to cancel|esc to cancel\b", re.I)
 _GM_IDLE = re.compile(r"(?i)type your message")
 
 
+_GM_KEY = re.compile(r"Enter Gemini API Key")
+
+
 def gemini(view: ScreenView) -> Finding | None:
     lines = view.lines
+    i = find(lines, _GM_KEY)
+    if i >= 0:  # the field below shows the key as typed: only the title is the prompt
+        return Finding("waiting", "gemini.api_key", "password", unbox(lines[i]))
     i = find(lines, _GM_TRUST)
     if i >= 0:
         return Finding("waiting", "gemini.trust", "confirm", block(lines, i, i + 1),

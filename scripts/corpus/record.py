@@ -184,7 +184,7 @@ class Hooks:
 
 #: Output kept per second of a burst; the rest of a burst is trimmed from the middle (the
 #: corpus stays small; the end of each burst, which the screen shows, is always kept).
-BURST_BUDGET = 12 * 1024
+BURST_BUDGET = 4 * 1024
 
 
 def trim(events: list[list[object]]) -> list[list[object]]:
@@ -196,7 +196,7 @@ def trim(events: list[list[object]]) -> list[list[object]]:
         nxt = float(events[outs[n + 1]][0]) if n + 1 < len(outs) else None
         second = int(t)
         size = len(str(events[i][2]))
-        last_of_burst = nxt is None or nxt - t > 0.2
+        last_of_burst = nxt is None or nxt - t > 0.5
         if last_of_burst or spent.get(second, 0) + size <= BURST_BUDGET:
             spent[second] = spent.get(second, 0) + size
             keep.add(i)
@@ -214,8 +214,21 @@ def merge(events: list[list[object]]) -> list[list[object]]:
     return out
 
 
+def retrim(path: Path) -> None:
+    """Apply ``trim`` to a recorded cast again (after the budget changed)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    events = [json.loads(line) for line in lines[1:]]
+    kept = merge(events)
+    path.write_text("\n".join([lines[0], *(json.dumps(e, ensure_ascii=False) for e in kept)])
+                    + "\n", encoding="utf-8")
+
+
 def main() -> None:
     names = sys.argv[1:] or list(SCENARIOS)
+    if names[0] == "--retrim":
+        for path in sorted(OUT.glob("*.cast")):
+            retrim(path)
+        return
     if names[0] == "--from":
         keys = list(SCENARIOS)
         names = keys[keys.index(names[1]):]

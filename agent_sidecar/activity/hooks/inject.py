@@ -2,9 +2,9 @@
 
 Nothing of the user's is written: Claude Code gets ``--settings FILE`` (its settings are
 merged with the user's), Codex gets a ``-c notify=[...]`` override on its command line
-(its hooks need the person's review first, see ``_codex``), Gemini CLI gets a system settings file through
-``GEMINI_CLI_SYSTEM_SETTINGS_PATH`` (a copy of the system settings it would have read,
-with our hooks added). The files live in the run's private directory (0700).
+(its hooks need the person's review first, see ``_codex``), Gemini CLI gets a system
+settings file through ``GEMINI_CLI_SYSTEM_SETTINGS_PATH`` (a copy of the system settings
+it would have read, with our hooks added). The files live in the run's private directory (0700).
 
 The hook command is ``PYTHON -S .../hookcall.py AGENT EVENT``; the socket and the secret
 reach it through the environment (never the command line, which ``ps`` shows).

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from agent_sidecar.activity.detector import Detector
-from agent_sidecar.activity.model import Claim
+from agent_sidecar.activity.model import Activity, Claim
 from agent_sidecar.activity.process import ProcessSample
+
+
+def now(d: Detector) -> Activity:
+    """The current activity (a call: mypy does not narrow it across ticks)."""
+    assert d.activity is not None
+    return d.activity
 
 
 def run(d: Detector, t0: float, t1: float, step: float = 0.05) -> None:
@@ -19,12 +25,12 @@ def test_a_question_is_reported_once_the_screen_settles() -> None:
     d.output(0.0, b"Deploy now? [y/N] ")
     assert d.tick(0.1) is not None  # output flows: working (from output timing)
     assert d.activity is not None
-    assert d.activity.state == "working"
+    assert now(d).state == "working"
     run(d, 0.2, 1.0)
-    assert d.activity.state == "waiting"
-    assert d.activity.reason == "confirm"
-    assert d.activity.source == "screen"
-    assert [(o.label, o.keys) for o in d.activity.options or ()] == [("Yes", "y\r"),
+    assert now(d).state == "waiting"
+    assert now(d).reason == "confirm"
+    assert now(d).source == "screen"
+    assert [(o.label, o.keys) for o in now(d).options or ()] == [("Yes", "y\r"),
                                                                    ("No", "n\r")]
 
 
@@ -49,7 +55,7 @@ def test_after_a_burst_the_screen_skips_to_its_latest_state() -> None:
     run(d, 0.1, 1.0)
     assert d.screen.skipped_bytes > 0
     assert d.activity is not None
-    assert (d.activity.state, d.activity.reason) == ("waiting", "password")
+    assert (now(d).state, now(d).reason) == ("waiting", "password")
 
 
 def test_typed_text_never_reaches_a_password_prompt() -> None:
@@ -60,8 +66,8 @@ def test_typed_text_never_reaches_a_password_prompt() -> None:
     d.output(1.0, b"sk-secret-typed")  # a field that echoes
     run(d, 1.0, 2.0)
     assert d.activity is not None
-    assert d.activity.reason == "password"
-    assert d.activity.prompt == "Enter API key:"
+    assert now(d).reason == "password"
+    assert now(d).prompt == "Enter API key:"
 
 
 def test_the_echo_of_typing_is_not_work() -> None:
@@ -69,12 +75,12 @@ def test_the_echo_of_typing_is_not_work() -> None:
     d.output(0.0, b"$ ")
     run(d, 0.0, 3.0)
     assert d.activity is not None
-    assert d.activity.state == "idle"
+    assert now(d).state == "idle"
     for i, ch in enumerate(b"ls -l"):
         d.input(3.0 + i * 0.1)
         d.output(3.0 + i * 0.1 + 0.01, bytes([ch]))
         d.tick(3.0 + i * 0.1 + 0.02)
-        assert d.activity.state == "idle"
+        assert now(d).state == "idle"
 
 
 def test_an_interrupt_without_a_stop_hook_is_corrected_by_the_screen() -> None:
@@ -82,12 +88,12 @@ def test_an_interrupt_without_a_stop_hook_is_corrected_by_the_screen() -> None:
     d.hook(Claim("working", "hook", 1.0))
     d.tick(1.0)
     assert d.activity is not None
-    assert d.activity.state == "working"
+    assert now(d).state == "working"
     rule = "─" * 40
-    d.output(2.0, f"\x1b[H\x1b[2J{rule}\r\n❯ \r\n{rule}\r\n".encode())
+    d.output(2.0, f"\x1b[H\x1b[2J{rule}\r\n\u276f \r\n{rule}\r\n".encode())
     run(d, 2.0, 3.0)
-    assert d.activity.state == "idle"
-    assert d.activity.source == "screen"
+    assert now(d).state == "idle"
+    assert now(d).source == "screen"
 
 
 def test_a_held_decision_wins_and_goes_when_settled() -> None:
@@ -96,11 +102,11 @@ def test_a_held_decision_wins_and_goes_when_settled() -> None:
                      decision_id="d-1"))
     d.tick(1.0)
     assert d.activity is not None
-    assert d.activity.decision_id == "d-1"
+    assert now(d).decision_id == "d-1"
     d.decision(None)
     d.hook(Claim("working", "hook", 2.0))
     d.tick(2.0)
-    assert (d.activity.state, d.activity.decision_id) == ("working", None)
+    assert (now(d).state, now(d).decision_id) == ("working", None)
 
 
 def test_a_shell_job_that_does_not_read_is_working_by_the_process() -> None:
@@ -111,4 +117,4 @@ def test_a_shell_job_that_does_not_read_is_working_by_the_process() -> None:
     d.process(ProcessSample(4.0, 200, False, False, False, 0, "sleep"))
     d.tick(4.0)
     assert d.activity is not None
-    assert (d.activity.state, d.activity.source) == ("working", "process")
+    assert (now(d).state, now(d).source) == ("working", "process")

@@ -12,7 +12,7 @@ from agent_sidecar.activity.hooks.events import claim_for, decision_output, perm
 from agent_sidecar.activity.hooks.inject import HOOKCALL, plan
 
 T = 100.0
-BASH = {"tool_name": "Bash", "tool_input": {"command": "make test", "description": "Run"}}
+BASH: dict[str, object] = {"tool_name": "Bash", "tool_input": {"command": "make test", "description": "Run"}}
 
 CLAIMS = [
     ("claude", "UserPromptSubmit", {"prompt": "secret plans"}, ("working", None, None)),
