@@ -1,10 +1,11 @@
 """Permission requests held open: one id each, answered once, never allowed by default.
 
 A request is opened when the agent's PermissionRequest hook calls in. It ends in one of
-three ways, whichever comes first: an answer (``permission:decide`` from a dashboard),
-the hook going away (the person answered in the terminal and the agent dropped its
-hook), or the hold timing out (the question goes back to the terminal: the agent shows
-its own dialog). Only an explicit answer produces a decision.
+four ways, whichever comes first: an answer (``permission:decide`` from a dashboard);
+the hook going away; the agent moving on (the person answered its dialog in the
+terminal: Claude Code 2.1 then leaves its hook running, so the sidecar sees it from the
+screen or the next hook event and withdraws); or the hold timing out (the question
+goes back to the terminal). Only an explicit answer produces a decision.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Pending:
     decision_id: str
     prompt: str
     answer: asyncio.Future[tuple[Decision, str | None]]
+    #: When it was opened (the caller's clock).
+    opened: float = 0.0
     #: Set once the answer reached the agent (or could not): the ack waits for it.
     delivered: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -38,9 +41,10 @@ class Decisions:
     def __init__(self) -> None:
         self._pending: dict[str, Pending] = {}
 
-    def open(self, prompt: str) -> Pending:
+    def open(self, prompt: str, opened: float = 0.0) -> Pending:
         loop = asyncio.get_running_loop()
-        pending = Pending(f"d-{secrets.token_urlsafe(12)}", prompt, loop.create_future())
+        pending = Pending(f"d-{secrets.token_urlsafe(12)}", prompt, loop.create_future(),
+                          opened)
         self._pending[pending.decision_id] = pending
         return pending
 
@@ -67,6 +71,16 @@ class Decisions:
             if not pending.answer.done():
                 return pending
         return None
+
+    def withdraw(self, before: float) -> int:
+        """Stop holding the requests opened before ``before``: they were answered in the
+        terminal (the agent moved on). The hooks then answer nothing. Returns how many."""
+        n = 0
+        for pending in list(self._pending.values()):
+            if pending.opened < before and not pending.answer.done():
+                pending.answer.cancel()
+                n += 1
+        return n
 
     def close_all(self) -> None:
         for decision_id in list(self._pending):

@@ -33,6 +33,9 @@ from .settings import ActivityConfig
 
 log = logging.getLogger(__name__)
 
+#: A settled screen this much newer than a held request means the agent moved on.
+_SETTLED = 0.5
+
 
 class ActivityMonitor:
     def __init__(
@@ -149,6 +152,22 @@ class ActivityMonitor:
         changed = self.detector.tick(time.time())
         if changed is not None:
             self._emit(changed)
+        self._answered_elsewhere()
+
+    def _answered_elsewhere(self) -> None:
+        """A held request the person answered in the terminal: the agent's dialog is gone
+        from a settled screen (working or idle since after the request), or the agent
+        sent a later event (a tool ran, the turn ended). Withdraw it."""
+        if self.decisions.current() is None:
+            return
+        claims = self.detector.claims
+        moved_on = []
+        if claims.screen is not None and claims.screen.state in ("working", "idle"):
+            moved_on.append(claims.screen.at - _SETTLED)
+        if claims.hook is not None and claims.hook.state in ("working", "idle"):
+            moved_on.append(claims.hook.at)
+        if moved_on and self.decisions.withdraw(before=max(moved_on)) > 0:
+            log.info("permission request answered in the terminal: withdrawn")
 
     def _emit(self, activity: Activity) -> None:
         now = time.monotonic()
@@ -189,7 +208,7 @@ class ActivityMonitor:
                 self.detector.hook(claim)
                 self._evaluate()
             return ""
-        pending = self.decisions.open(ask.prompt)
+        pending = self.decisions.open(ask.prompt, now)
         self.detector.hook(Claim("waiting", "hook", now, reason="permission", prompt=ask.prompt))
         self.detector.decision(Claim("waiting", "hook", now, reason="permission",
                                      prompt=ask.prompt, decision_id=pending.decision_id))
@@ -201,7 +220,8 @@ class ActivityMonitor:
                 answer = await asyncio.wait_for(asyncio.shield(pending.answer),
                                                 self.config.decision_timeout)
             if answer is None:
-                log.info("permission request not decided in time: back to the terminal")
+                if not pending.answer.cancelled():
+                    log.info("permission request not decided in time: back to the terminal")
                 return ""
             decision, message = answer
             log.info("permission request answered: %s", decision)

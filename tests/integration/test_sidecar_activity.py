@@ -202,3 +202,46 @@ async def test_a_shell_question_is_waiting_and_its_prompt_is_the_question(
             os.environ.pop("PS1", None)
         else:
             os.environ["PS1"] = env_ps1
+
+
+# Like Claude Code 2.1 when the person answers its dialog in the terminal: the permission
+# hook is left running, and the agent moves on (the next hook event, a new screen).
+MOVES_ON = textwrap.dedent("""\
+    #!{python}
+    import json, subprocess, sys
+    args = sys.argv[1:]
+    hooks = json.load(open(args[args.index("--settings") + 1]))["hooks"]
+    def command(event):
+        return hooks[event][0]["hooks"][0]["command"]
+    request = {{"hook_event_name": "PermissionRequest", "tool_name": "Bash",
+               "tool_input": {{"command": "make"}}}}
+    held = subprocess.Popen(command("PermissionRequest"), shell=True, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    held.stdin.write(json.dumps(request))
+    held.stdin.close()
+    print("dialog", flush=True)
+    sys.stdin.readline()  # answered in the terminal
+    subprocess.run(command("PostToolUse"), shell=True, text=True, capture_output=True,
+                   input=json.dumps({{"hook_event_name": "PostToolUse", "tool_name": "Bash"}}))
+    print("held-hook-said:" + (held.stdout.read().strip() or "nothing"), flush=True)
+    sys.stdin.readline()
+""")
+
+
+async def test_a_request_answered_in_the_terminal_while_its_hook_runs_is_withdrawn(
+    live_relay: RunningRelay,
+    make_run_config: Callable[..., RunConfig],
+    start_sidecar: Callable[[RunConfig], Sidecar],
+    dashboard: Callable[[RunningRelay], Awaitable[Dashboard]],
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "claude"
+    path.write_text(MOVES_ON.format(python=sys.executable))
+    path.chmod(0o755)
+    dash = await dashboard(live_relay)
+    start_sidecar(make_run_config(live_relay.url, (str(path),)))
+    await until_activity(dash, lambda a: a.decision_id is not None)
+    await dash.send("terminal:input", agent_id="itest-agent", data="\r")
+    await dash.until_output(b"held-hook-said:")
+    assert b"held-hook-said:nothing" in dash.stream
+    await until_activity(dash, lambda a: a.decision_id is None and a.state == "working")
