@@ -54,7 +54,7 @@ class Decisions:
             if not pending.answer.done():
                 pending.answer.cancel()
             if not pending.delivered.done():
-                pending.delivered.set_exception(StaleDecision("the request ended unanswered"))
+                pending.delivered.set_exception(StaleDecision("stale_decision: the request ended"))
                 pending.delivered.exception()  # retrieved: nobody may be waiting
 
     def answer(self, decision_id: str, decision: Decision, message: str | None
@@ -62,7 +62,7 @@ class Decisions:
         """Answer a held request; the future completes once the agent has the answer."""
         pending = self._pending.get(decision_id)
         if pending is None or pending.answer.done():
-            raise StaleDecision(f"no pending permission request {decision_id!r}")
+            raise StaleDecision("stale_decision: not a permission request this agent holds open")
         pending.answer.set_result((decision, message))
         return pending.delivered
 

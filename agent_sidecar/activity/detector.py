@@ -46,6 +46,7 @@ class Detector:
         output_quiet: float = 2.0,
         escape_expiry: int = 4096,
         echo_window: float = 0.5,
+        sources: frozenset[str] | None = None,
     ) -> None:
         self.kind: AgentKind = kind
         self.screen = ScreenModel(cols, rows)
@@ -59,6 +60,8 @@ class Detector:
         self._last_work: float | None = None  # output that was not the echo of typing
         self._last_input = float("-inf")
         self._echo_window = echo_window
+        #: Only these sources count (None: all); for measuring each source alone.
+        self._sources = sources
         self._first_pending: float | None = None
         self._since_escape = 0
         self._prev_sample: ProcessSample | None = None
@@ -173,7 +176,17 @@ class Detector:
         self.claims.screen_generic = found.generic
 
     def _update(self, t: float) -> Activity | None:
-        won = fuse(self.claims)
+        claims = self.claims
+        if self._sources is not None:
+            keep = self._sources
+
+            def only(c: Claim | None) -> Claim | None:
+                return c if c is not None and c.source in keep else None
+
+            claims = Claims(only(claims.decision), only(claims.hook), only(claims.screen),
+                            claims.screen_generic, only(claims.escape), only(claims.process),
+                            only(claims.output))
+        won = fuse(claims)
         prev = self.activity
         if won is None:
             state, source = "unknown", "output"

@@ -16,7 +16,7 @@ and the process correct what hooks miss (no ``Stop`` after an interrupt; a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from .model import Claim
 
@@ -32,7 +32,6 @@ class Claims:
     escape: Claim | None = None
     process: Claim | None = None
     output: Claim | None = None
-    extra: dict[str, Claim] = field(default_factory=dict)
 
 
 def fuse(c: Claims) -> Claim | None:

@@ -133,7 +133,9 @@ def judge(prev: ProcessSample | None, cur: ProcessSample, shell: bool) -> State 
         rate = (cur.cpu_ticks - prev.cpu_ticks) / (cur.at - prev.at)
         busy = rate >= BUSY_TICKS_PER_SECOND
     if shell and cur.shell_in_front:
-        return "idle" if cur.reading_tty and not busy else ("working" if busy else None)
+        if busy:
+            return "working"
+        return "idle" if cur.reading_tty or cur.polling else None
     if cur.reading_tty and not busy:
         return "waiting"
     if busy:

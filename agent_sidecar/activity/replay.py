@@ -73,8 +73,9 @@ class Timeline:
         return found
 
 
-def replay(rec: Recording, *, step: float = 0.1) -> Timeline:
-    d = Detector(rec.kind, cols=rec.cols, rows=rec.rows)
+def replay(rec: Recording, *, step: float = 0.1, sources: frozenset[str] | None = None
+           ) -> Timeline:
+    d = Detector(rec.kind, cols=rec.cols, rows=rec.rows, sources=sources)
     out = Timeline()
 
     def tick(t: float) -> None:

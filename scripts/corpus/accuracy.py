@@ -38,7 +38,8 @@ def main(names: list[str]) -> None:
     print("|---|---|---|---|")
     for st in STATES:
         n = sum(c for (e, _), c in total.pairs.items() if e == st)
-        print(f"| {st} | {pct(total.precision(st))} | {pct(total.recall(st))} | {n} |")
+        if n:
+            print(f"| {st} | {pct(total.precision(st))} | {pct(total.recall(st))} | {n} |")
     print(f"\nOverall: {pct(total.accuracy())} of samples right.\n")
     right = sum(n for (_, ok), n in total.by_source.items() if ok)
     print("| source (the one that won) | samples | precision | share of right answers |")
@@ -49,6 +50,17 @@ def main(names: list[str]) -> None:
         if ok + bad:
             share = pct(ok / right if right else None)
             print(f"| {src} | {ok + bad} | {pct(ok / (ok + bad))} | {share} |")
+    print("\nEach source alone (the others turned off), precision / recall per state:\n")
+    print("| source alone | working | waiting | idle |")
+    print("|---|---|---|---|")
+    recs = [load(cast) for cast in sorted(DATA.glob("*.cast"))]
+    for src in SOURCES:
+        alone = Score()
+        for rec in recs:
+            alone.add(score(rec, replay(rec, sources=frozenset({src}))))
+        cells = [f"{pct(alone.precision(st))} / {pct(alone.recall(st))}"
+                 for st in ("working", "waiting", "idle")]
+        print(f"| {src} | {' | '.join(cells)} |")
     reasons = sum(total.reasons.values())
     same = sum(n for (e, p), n in total.reasons.items() if e == p)
     print(f"\nWaiting with the right reason: {pct(same / reasons if reasons else None)} "
