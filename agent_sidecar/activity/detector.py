@@ -47,6 +47,7 @@ class Detector:
         escape_expiry: int = 4096,
         echo_window: float = 0.5,
         sources: frozenset[str] | None = None,
+        render_rate: float = 64 * 1024,
     ) -> None:
         self.kind: AgentKind = kind
         self.screen = ScreenModel(cols, rows)
@@ -62,6 +63,10 @@ class Detector:
         self._echo_window = echo_window
         #: Only these sources count (None: all); for measuring each source alone.
         self._sources = sources
+        #: Bytes the screen may render per second (a token bucket): bounds its CPU.
+        self._render_rate = render_rate
+        self._render_allowance = render_rate
+        self._render_at: float | None = None
         self._first_pending: float | None = None
         self._since_escape = 0
         self._prev_sample: ProcessSample | None = None
@@ -160,8 +165,16 @@ class Detector:
         if not (settled or lagging):
             return
         self._first_pending = None
-        if not self.screen.catch_up():
+        if self._render_at is not None:
+            self._render_allowance = min(
+                self._render_rate,
+                self._render_allowance + (t - self._render_at) * self._render_rate)
+        self._render_at = t
+        limit = max(4096, int(self._render_allowance))
+        pending = self.screen.pending
+        if not self.screen.catch_up(limit):
             return
+        self._render_allowance -= min(pending, limit)
         view = self.screen.view()
         self.view = view
         found = evaluate(view, self.kind)

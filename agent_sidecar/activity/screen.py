@@ -8,7 +8,9 @@ nothing is rendered until the burst ends; past ``max_pending`` bytes the oldest 
 output is dropped, and the next catch-up starts from a blank screen and renders only the
 newest ``tail_bytes`` (it skips to the latest screen instead of replaying the burst).
 
-pyte renders about 1 MB/s here: the bounds keep one catch-up under ~60 ms.
+pyte renders about 1 MB/s here: the bounds keep one catch-up under ~60 ms, and the
+caller gives it a budget (``catch_up(limit)``) so that repeated catch-ups, such as a
+stream paused again and again by a slow relay, cost a bounded share of the CPU.
 """
 
 from __future__ import annotations
@@ -131,10 +133,17 @@ class ScreenModel:
     def in_burst(self) -> bool:
         return self._behind or self._queued > self._burst_bytes
 
-    def catch_up(self) -> bool:
-        """Render what is queued; True if anything was."""
+    def catch_up(self, limit: int | None = None) -> bool:
+        """Render what is queued (at most the newest ``limit`` bytes, skipping to the
+        latest screen when more is queued); True if anything was rendered."""
         if not self._queue:
             return False
+        if limit is not None:
+            while self._queued > max(limit, 1) and len(self._queue) > 1:
+                dropped = self._queue.popleft()
+                self._queued -= len(dropped)
+                self.skipped_bytes += len(dropped)
+                self._behind = True
         data = b"".join(self._queue)
         self._queue.clear()
         self._queued = 0
