@@ -76,6 +76,11 @@ class Detector:
 
     # ------------------------------------------------------------------ inputs
 
+    @property
+    def last_output(self) -> float:
+        """When the last output came (-inf before any)."""
+        return self._last_output if self._last_output is not None else float("-inf")
+
     def input(self, t: float) -> None:
         self._last_input = t
 

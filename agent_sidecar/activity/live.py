@@ -37,6 +37,20 @@ log = logging.getLogger(__name__)
 _SETTLED = 0.5
 
 
+def _private_base() -> str | None:
+    """Where the run's private directory goes: ``$XDG_RUNTIME_DIR``, else
+    ``~/.cache/agent-sidecar`` (a home is not writable by others, /tmp is)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime):
+        return runtime
+    try:
+        base = Path.home() / ".cache" / "agent-sidecar"
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return str(base)
+    except (OSError, RuntimeError):
+        return None
+
+
 class ActivityMonitor:
     def __init__(
         self,
@@ -74,9 +88,7 @@ class ActivityMonitor:
         argv, env = list(argv), dict(env)
         if not self.config.hooks or self.kind not in ("claude", "codex", "gemini"):
             return argv, env
-        base = os.environ.get("XDG_RUNTIME_DIR")
-        self._dir = Path(tempfile.mkdtemp(prefix="agent-sidecar-hooks-",
-                                          dir=base if base and os.path.isdir(base) else None))
+        self._dir = Path(tempfile.mkdtemp(prefix="agent-sidecar-hooks-", dir=_private_base()))
         os.chmod(self._dir, 0o700)
         injection = plan(self.kind, argv, env, self._dir,
                          hold_seconds=self.config.decision_timeout)
@@ -191,7 +203,12 @@ class ActivityMonitor:
         self._sampler = None
         if self._fd is None or self._pid is None:
             return
-        sample = probe(self._fd, self._pid, time.time())
+        now = time.time()
+        if now - self.detector.last_output < self.config.process_interval:
+            # Output is flowing: it says enough, and a burst is no time to read /proc.
+            self._sampler = self._loop.call_later(self.config.process_interval, self._sample)
+            return
+        sample = probe(self._fd, self._pid, now)
         if sample is not None:
             self.detector.process(sample)
             self._evaluate()

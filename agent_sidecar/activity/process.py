@@ -43,7 +43,7 @@ def probe(
         pgid = os.tcgetpgrp(master_fd)
     except OSError:
         return None
-    pids = _group(pgid, proc)
+    pids = _group(pgid, child_pid, proc)
     if not pids:
         return None
     reading = polling = False
@@ -64,25 +64,36 @@ def probe(
                          comm.strip() if comm else None)
 
 
-def _group(pgid: int, proc: str) -> list[int]:
-    """Processes of group ``pgid``: the leader first, then others (bounded scan)."""
-    out = [pgid] if os.path.exists(f"{proc}/{pgid}") else []
-    try:
-        names = os.listdir(proc)
-    except OSError:
-        return out
-    for name in names:
-        if not name.isdigit() or int(name) == pgid:
-            continue
-        stat = _read(f"{proc}/{name}/stat")
+def _group(pgid: int, root: int, proc: str) -> list[int]:
+    """Processes of group ``pgid`` among ``root`` and its descendants (through
+    ``/proc/PID/task/TID/children``, never a scan of all of /proc), at most 32."""
+    out: list[int] = []
+    todo = [root]
+    seen = 0
+    while todo and seen < 256 and len(out) < 32:
+        pid = todo.pop()
+        seen += 1
+        stat = _read(f"{proc}/{pid}/stat")
         if stat is None:
             continue
         fields = stat[stat.rfind(")") + 2:].split()
         if len(fields) > 2 and fields[2] == str(pgid):
-            out.append(int(name))
-            if len(out) >= 32:
-                break
+            out.append(pid)
+        for tid in _listdir(f"{proc}/{pid}/task"):
+            children = _read(f"{proc}/{pid}/task/{tid}/children")
+            if children:
+                todo.extend(int(c) for c in children.split())
+    if pgid in out:  # the leader first
+        out.remove(pgid)
+        out.insert(0, pgid)
     return out
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
 
 
 def _blocked_on(pid: int, proc: str) -> str | None:

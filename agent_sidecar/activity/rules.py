@@ -180,9 +180,14 @@ _SPIN = re.compile(r"^\s*[✻✽✶✳✢·*⏺◐◓◑◒⠋⠙⠹⠸⠼⠴⠦
 
 
 def _spinner_line(lines: Sequence[str]) -> str | None:
+    """The spinner's words (``Thinking…``): without its glyph, its timer in brackets and
+    what is drawn right of it, so the detail does not change with every frame."""
     for line in reversed(lines):
         if _SPIN.match(line):
-            return line.strip()[:200]
+            text = re.split(r"\s{3,}", line.strip())[0]
+            text = re.sub(r"^\S\s+", "", text)
+            text = re.sub(r"\s*\(.*$", "", text)
+            return text[:200] or None
     return None
 
 

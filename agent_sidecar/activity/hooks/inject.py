@@ -4,7 +4,8 @@ Nothing of the user's is written: Claude Code gets ``--settings FILE`` (its sett
 merged with the user's), Codex gets a ``-c notify=[...]`` override on its command line
 (its hooks need the person's review first, see ``_codex``), Gemini CLI gets a system
 settings file through ``GEMINI_CLI_SYSTEM_SETTINGS_PATH`` (a copy of the system settings
-it would have read, with our hooks added). The files live in the run's private directory (0700).
+it would have read, with our hooks added) where Gemini accepts one (``admin_owned``).
+The files live in the run's private directory (0700).
 
 The hook command is ``PYTHON -S .../hookcall.py AGENT EVENT``; the socket and the secret
 reach it through the environment (never the command line, which ``ps`` shows).
@@ -104,7 +105,27 @@ def _codex(argv: list[str], at: int, python: str) -> Injection:
     return Injection([*argv[:at], "-c", f"notify={notify}", *argv[at:]], {})
 
 
-def _gemini(argv: list[str], env: Mapping[str, str], directory: Path, python: str) -> Injection:
+def admin_owned(directory: Path) -> bool:
+    """Whether Gemini CLI accepts a system settings file in ``directory``: since 0.61 it
+    skips one (with a security warning on screen) unless the file and every directory
+    above it belong to root and are writable by nobody else."""
+    if os.geteuid() != 0:
+        return False
+    path = directory.resolve()
+    for part in (path, *path.parents):
+        try:
+            st = os.stat(part)
+        except OSError:
+            return False
+        if st.st_uid != 0 or st.st_mode & 0o022:
+            return False
+    return True
+
+
+def _gemini(argv: list[str], env: Mapping[str, str], directory: Path, python: str
+            ) -> Injection | None:
+    if not admin_owned(directory):
+        return None  # it would be skipped, with a warning in front of the person
     source = Path(env.get("GEMINI_CLI_SYSTEM_SETTINGS_PATH") or GEMINI_SYSTEM_SETTINGS)
     settings: dict[str, object] = {}
     try:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import shlex
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from agent_sidecar.activity.hooks.events import claim_for, decision_output, permission_ask
-from agent_sidecar.activity.hooks.inject import HOOKCALL, plan
+from agent_sidecar.activity.hooks.inject import HOOKCALL, admin_owned, plan
 
 T = 100.0
 BASH: dict[str, object] = {"tool_name": "Bash", "tool_input": {"command": "make test", "description": "Run"}}
@@ -105,7 +106,18 @@ def test_codex_gets_only_a_notify_override_on_its_command_line(tmp_path: Path) -
                         "exec", "hi"]
 
 
-def test_gemini_gets_a_system_settings_copy_with_our_hooks_added(tmp_path: Path) -> None:
+def test_gemini_gets_no_settings_where_it_would_refuse_them(tmp_path: Path) -> None:
+    # tmp_path lies under /tmp (writable by all): Gemini CLI would skip the file and warn.
+    assert plan("gemini", ["gemini"], {}, tmp_path, hold_seconds=60) is None
+
+
+@pytest.mark.skipif(not admin_owned(Path.home()), reason="needs root and a root-owned home")
+def test_gemini_gets_a_system_settings_copy_with_our_hooks_added() -> None:
+    with tempfile.TemporaryDirectory(dir=Path.home()) as private:
+        check_gemini_settings(Path(private))
+
+
+def check_gemini_settings(tmp_path: Path) -> None:
     system = tmp_path / "system.json"
     system.write_text(json.dumps({"hooks": {"BeforeTool": [{"hooks": [{"command": "theirs"}]}]},
                                   "ui": {"theme": "x"}}))
