@@ -1,8 +1,10 @@
 """``agent-sidecar attach``: an agent's terminal inside the user's, until detach or exit.
 
 The user's terminal goes to raw mode and to the alternate screen; the agent's recent
-output (``replay_bytes`` of it, with the terminal queries in it removed, see
-:mod:`agent_sidecar.client.queries`) is drawn, then its live output. Keys go to the agent
+output (``replay_bytes`` of it, with the terminal queries in it removed) is drawn, then
+its live output; the agent's own alternate-screen switches become screen clears, so
+that they cannot end attach's alternate screen early (see
+:mod:`agent_sidecar.client.queries`). Keys go to the agent
 as ``terminal:input``, except the detach key, which is never sent: it ends the session
 and leaves the agent running. Whatever ends the session (detach, the agent's exit, a
 lost connection, SIGTERM/SIGHUP, an exception) passes through one ``finally`` that
@@ -39,7 +41,7 @@ from .client import (
     OutputStream,
     TerminalOutput,
 )
-from .client.queries import QueryFilter
+from .client.queries import EscapeFilter, QueryFilter, alt_screen_as_clear
 from .terminal import LocalTerminal
 
 #: Sent on entering: save the title, alternate screen, clear.
@@ -178,6 +180,7 @@ class AttachSession:
 
     async def _output(self, stream: OutputStream, replay_end: int) -> int | None:
         queries: QueryFilter | None = QueryFilter()
+        screen = EscapeFilter(alt_screen_as_clear)
         async for event in stream:
             if isinstance(event, TerminalOutput):
                 data = event.data
@@ -188,7 +191,7 @@ class AttachSession:
                         split = max(0, replay_end - event.offset)
                         data = queries.feed(data[:split]) + queries.flush() + data[split:]
                         queries = None
-                self._write(data)
+                self._write(screen.feed(data))
             elif isinstance(event, Exited):
                 return event.exit_code
         return None

@@ -1,4 +1,5 @@
-"""Terminal queries taken out of replayed output.
+"""Escape sequences rewritten in a byte stream: terminal queries taken out of replayed
+output, and the agent's alternate-screen switches kept from leaving ``attach``'s own.
 
 A program asks its terminal things by printing escape sequences (cursor position
 ``ESC[6n``, device attributes ``ESC[c``, colours ``ESC]11;?BEL``, the keyboard protocol
@@ -9,13 +10,21 @@ dashboard drops such replies during its replay; a real terminal cannot tell repl
 keys, so ``attach`` removes the questions from the replay instead (live output passes
 untouched: a live question deserves its answer).
 
-:class:`QueryFilter` is fed bytes in any chunking; it holds back an escape sequence cut
-by a chunk boundary (at most :data:`MAX_HELD` bytes) until it is complete.
+``attach`` itself runs on the alternate screen, so that a detach gives the user's screen
+back as it was. An agent that switches the alternate screen on and off (vim, less, top)
+would switch *that* screen off when it quits, and the rest of the session would be drawn
+over the user's own screen. :func:`alt_screen_as_clear` turns those switches into what the
+agent can see of them: a cleared screen (with the cursor saved and restored, for 1049).
+
+:class:`EscapeFilter` is fed bytes in any chunking and applies a rewrite to every complete
+CSI, OSC and DCS sequence; it holds back a sequence cut by a chunk boundary (at most
+:data:`MAX_HELD` bytes) until it is complete. :class:`QueryFilter` drops the queries.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 #: A CSI, OSC or DCS sequence, complete.
 _SEQUENCE = re.compile(
@@ -43,8 +52,23 @@ def is_query(sequence: bytes) -> bool:
     return _DCS_QUERY.match(sequence) is not None
 
 
-def _strip(data: bytes) -> bytes:
-    return _SEQUENCE.sub(lambda m: b"" if is_query(m.group()) else m.group(), data)
+def drop_query(sequence: bytes) -> bytes:
+    return b"" if is_query(sequence) else sequence
+
+
+_ALT_SCREEN = {
+    b"\x1b[?1049h": b"\x1b7\x1b[H\x1b[2J",
+    b"\x1b[?1049l": b"\x1b[H\x1b[2J\x1b8",
+    b"\x1b[?1047h": b"\x1b[H\x1b[2J",
+    b"\x1b[?1047l": b"\x1b[H\x1b[2J",
+    b"\x1b[?47h": b"\x1b[H\x1b[2J",
+    b"\x1b[?47l": b"\x1b[H\x1b[2J",
+}
+
+
+def alt_screen_as_clear(sequence: bytes) -> bytes:
+    """An alternate-screen switch as a cleared screen; anything else unchanged."""
+    return _ALT_SCREEN.get(sequence, sequence)
 
 
 def _incomplete_tail(data: bytes) -> int:
@@ -60,11 +84,15 @@ def _incomplete_tail(data: bytes) -> int:
     return len(data) if _SEQUENCE.match(tail) else start
 
 
-class QueryFilter:
-    """Removes terminal queries from a byte stream (replayed output)."""
+class EscapeFilter:
+    """Applies ``rewrite`` to every complete CSI, OSC and DCS sequence of a byte stream."""
 
-    def __init__(self) -> None:
+    def __init__(self, rewrite: Callable[[bytes], bytes]) -> None:
+        self._rewrite = rewrite
         self._held = b""
+
+    def _apply(self, data: bytes) -> bytes:
+        return _SEQUENCE.sub(lambda m: self._rewrite(m.group()), data)
 
     def feed(self, data: bytes) -> bytes:
         data = self._held + data
@@ -79,8 +107,15 @@ class QueryFilter:
         ):
             cut = min(cut, opener)
         self._held = data[cut:]
-        return _strip(data[:cut])
+        return self._apply(data[:cut])
 
     def flush(self) -> bytes:
         held, self._held = self._held, b""
-        return _strip(held)
+        return self._apply(held)
+
+
+class QueryFilter(EscapeFilter):
+    """Removes terminal queries from a byte stream (replayed output)."""
+
+    def __init__(self) -> None:
+        super().__init__(drop_query)

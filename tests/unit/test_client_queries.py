@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_sidecar.client.queries import QueryFilter, is_query
+from agent_sidecar.client.queries import EscapeFilter, QueryFilter, alt_screen_as_clear, is_query
 
 QUERIES = [
     b"\x1b[6n", b"\x1b[?6n", b"\x1b[5n", b"\x1b[c", b"\x1b[0c", b"\x1b[>c", b"\x1b[=c",
@@ -55,3 +55,12 @@ def test_byte_by_byte_gives_the_same_result() -> None:
 
 def test_plain_text_passes_at_once() -> None:
     assert QueryFilter().feed(b"hello\r\n") == b"hello\r\n"
+
+
+def test_alternate_screen_switches_become_a_cleared_screen_in_any_chunking() -> None:
+    stream = b"$ vim\r\n\x1b[?1049h\x1b[22;0tvim screen\x1b[?1049l\x1b[23;0t$ \x1b[?47hx\x1b[?47l"
+    expected = (b"$ vim\r\n\x1b7\x1b[H\x1b[2J\x1b[22;0tvim screen\x1b[H\x1b[2J\x1b8\x1b[23;0t$ "
+                b"\x1b[H\x1b[2Jx\x1b[H\x1b[2J")
+    for cut in range(1, len(stream)):
+        f = EscapeFilter(alt_screen_as_clear)
+        assert f.feed(stream[:cut]) + f.feed(stream[cut:]) + f.flush() == expected, cut

@@ -116,22 +116,30 @@ async def test_a_viewer_token_attaches_read_only(
     assert_cooked(term)
 
 
-async def test_terminal_queries_in_the_replay_are_not_sent_to_the_terminal(
+async def test_replayed_queries_are_not_drawn_and_the_agents_alt_screen_stays_inside(
     relay_url: str, secret: bytes, spawn_cli: Callable[..., Awaitable[Cli]],
     attach: Attach, output: Callable[[str], Awaitable[str]],
 ) -> None:
-    # The agent asks for the cursor position and device attributes, then waits.
-    code = "import sys; print('\\x1b[6n\\x1b[casked', flush=True); sys.stdin.readline()"
+    # The agent asks for the cursor position and device attributes, then opens and
+    # closes the alternate screen (as vim does), then waits.
+    code = (
+        "import sys; print('\\x1b[6n\\x1b[casked\\x1b[?1049hin-alt\\x1b[?1049lout', "
+        "flush=True); sys.stdin.readline()"
+    )
     token = mint_token(secret, sub=AGENT, role="agent", ttl=600)
     await spawn_cli("run", "--relay", relay_url, "--token", token, "--agent-id", AGENT,
                     "--", PY, "-c", code)
-    assert "\x1b[6n" in await output("asked")
+    assert "\x1b[6n" in await output("out")
     term = attach(AGENT)
-    await term.expect(b"asked")
+    await term.expect(b"out")
     term.type(b"\x1d")
     assert await term.exit_code() == 0
     assert b"\x1b[6n" not in term.screen
     assert b"\x1b[c" not in term.screen
+    # Only attach's own alternate screen is entered and left, once each.
+    assert term.screen.count(ENTER_ALT) == 1
+    assert term.screen.count(LEAVE_ALT) == 1
+    assert term.screen.index(b"out") < term.screen.index(LEAVE_ALT)
 
 
 async def test_an_unknown_agent_fails_with_67_and_leaves_the_terminal_as_it_was(
