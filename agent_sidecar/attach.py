@@ -12,10 +12,12 @@ resets the modes the agent may have switched on in the user's terminal (mouse, b
 paste, keyboard protocol, hidden cursor...), leaves the alternate screen and restores the
 saved termios settings.
 
-Size: the agent's PTY is resized to the user's terminal only when the attached user
-may type (operator or admin, not ``--read-only``) and the agent reports that it has no
-local terminal of its own (``AgentInfo.local_terminal`` is false); a local terminal's
-size wins, and an agent that does not say is never resized.
+Size and queries (the dashboard's rules, docs/protocol.md "Steering"): the agent's PTY
+is resized to the user's terminal only when the attached user may type (operator or
+admin, not ``--read-only``) and the agent reports that it has no local terminal of its
+own (``AgentInfo.local_terminal`` is false); a local terminal's size wins, and an agent
+that does not say is never resized. Only a terminal that sets the size answers the
+agent's live terminal queries; otherwise they are removed from the live output too.
 """
 
 from __future__ import annotations
@@ -57,8 +59,10 @@ LEAVE = (
 )
 DEFAULT_REPLAY_BYTES = 256 * 1024
 DEFAULT_DETACH_KEY = "ctrl-]"
-#: Keys that end a read-only session besides the detach key: Ctrl-C, q.
-READ_ONLY_QUIT = (b"\x03", b"q")
+#: What ends a read-only session besides the detach key: Ctrl-C anywhere in a read, or
+#: a read that is just "q".
+READ_ONLY_CTRL_C = b"\x03"
+READ_ONLY_Q = b"q"
 
 
 class Ending(enum.Enum):
@@ -119,7 +123,7 @@ class AttachOptions:
 
 def may_resize(info: AgentInfo, *, can_type: bool) -> bool:
     """The size rule: only a typing user, only an agent without a local terminal."""
-    return can_type and getattr(info, "local_terminal", None) is False
+    return can_type and info.local_terminal is False
 
 
 class AttachSession:
@@ -151,9 +155,11 @@ class AttachSession:
             )
         since = max(0, info.offset - self.options.replay_bytes)
         stream = await self.client.subscribe(self.agent_id, since=since, follow=True)
-        replay_end = stream.end_at_subscribe
-        self.client.on_error = self._on_error
         resize = may_resize(info, can_type=self.can_type)
+        # Live queries are answered by the terminal whose size the PTY has: this one only
+        # when it sets the size; otherwise they are removed like the replayed ones.
+        replay_end = stream.end_at_subscribe if resize else None
+        self.client.on_error = self._on_error
         with self._full_screen(), self._signals(resize):
             if resize:
                 await self._send_size()
@@ -178,14 +184,15 @@ class AttachSession:
 
     # ------------------------------------------------------------------ output
 
-    async def _output(self, stream: OutputStream, replay_end: int) -> int | None:
+    async def _output(self, stream: OutputStream, replay_end: int | None) -> int | None:
+        """Draw the stream; queries removed up to ``replay_end`` (None: everywhere)."""
         queries: QueryFilter | None = QueryFilter()
         screen = EscapeFilter(alt_screen_as_clear)
         async for event in stream:
             if isinstance(event, TerminalOutput):
                 data = event.data
                 if queries is not None:
-                    if event.end <= replay_end:
+                    if replay_end is None or event.end <= replay_end:
                         data = queries.feed(data)
                     else:
                         split = max(0, replay_end - event.offset)
@@ -223,7 +230,7 @@ class AttachSession:
             return
         keys, detach = self.options.detach_key.split(data)
         if not self.can_type:
-            if detach or any(q in data for q in READ_ONLY_QUIT):
+            if detach or READ_ONLY_CTRL_C in data or data == READ_ONLY_Q:
                 self._finish(Ending.DETACHED)
             return
         if keys:

@@ -8,6 +8,7 @@
 - ``client(*argv, use_env=True)``: run a client command to its end -> :class:`Done`.
 - ``output(sentinel)``: the agent's raw stream once it contains ``sentinel``, read
   in-process through the client library (waits on events, never polls).
+- ``agent_info(predicate)``: the agent's AgentInfo once ``predicate`` holds for it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from agent_sidecar.client import AgentInfo, Endpoint, TerminalOutput
 from agent_sidecar.client import Client as LibClient
-from agent_sidecar.client import Endpoint, TerminalOutput
 from relay.auth import mint_token
 from tests.e2e.conftest import WAIT, Cli
 
@@ -124,3 +125,21 @@ async def output(
     await lib.close()
 
 
+
+
+@pytest.fixture
+async def agent_info(
+    relay_url: str, secret: bytes
+) -> AsyncIterator[Callable[[Callable[[AgentInfo], bool]], Awaitable[AgentInfo]]]:
+    token = mint_token(secret, sub="e2e-info", role="viewer", ttl=600)
+    lib = await LibClient.connect(Endpoint(relay_url, token), timeout=WAIT)
+    events = lib.events()
+
+    async def until(predicate: Callable[[AgentInfo], bool]) -> AgentInfo:
+        async with asyncio.timeout(WAIT):
+            while (info := lib.agents.get(AGENT)) is None or not predicate(info):
+                await anext(events)
+        return info
+
+    yield until
+    await lib.close()

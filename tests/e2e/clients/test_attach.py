@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from ptyprocess import PtyProcess
 
+from agent_sidecar.client import AgentInfo
 from relay.auth import mint_token
-from tests.e2e.clients.conftest import AGENT, Client
+from tests.e2e.clients.conftest import AGENT, ECHO_LINES, Client
 from tests.e2e.conftest import REPO, Cli
 from tests.e2e.test_interactive import Terminal
 
@@ -26,9 +27,11 @@ Attach = Callable[..., Terminal]
 async def attach(user_env: dict[str, str]) -> AsyncIterator[Attach]:
     started: list[Terminal] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> Terminal:
+    def start(*args: str, env: dict[str, str] | None = None, rows: int = 24,
+              cols: int = 80) -> Terminal:
         argv = [PY, "-m", "agent_sidecar", "attach", *args]
-        proc = PtyProcess.spawn(argv, env=env or user_env, cwd=str(REPO), dimensions=(24, 80))
+        proc = PtyProcess.spawn(argv, env=env or user_env, cwd=str(REPO),
+                                dimensions=(rows, cols))
         term = Terminal(proc)
         started.append(term)
         return term
@@ -156,3 +159,64 @@ async def test_without_a_terminal_attach_exits_2(agent: Cli, client: Client) -> 
     done = await client("attach", AGENT)
     assert done.code == 2
     assert "attach needs a terminal" in done.stderr
+
+
+InfoUntil = Callable[[Callable[[AgentInfo], bool]], Awaitable[AgentInfo]]
+
+
+async def test_an_agent_without_a_terminal_takes_the_size_of_the_attached_operator(
+    agent: Cli, attach: Attach, agent_info: InfoUntil
+) -> None:
+    before = await agent_info(lambda i: i.local_terminal is False)
+    assert (before.cols, before.rows) == (80, 24)  # run's default without a terminal
+    term = attach(AGENT, rows=30, cols=100)
+    await agent_info(lambda i: (i.cols, i.rows) == (100, 30))
+    term.proc.setwinsize(35, 110)  # the user resizes their window
+    await agent_info(lambda i: (i.cols, i.rows) == (110, 35))
+    term.type(b"\x1d")
+    assert await term.exit_code() == 0
+
+
+async def test_read_only_never_resizes(
+    agent: Cli, attach: Attach, agent_info: InfoUntil, client: Client,
+    output: Callable[[str], Awaitable[str]],
+) -> None:
+    term = attach("--read-only", AGENT, rows=30, cols=100)
+    await term.expect(b"ready")
+    term.proc.setwinsize(35, 110)
+    # A request through the relay after attach has drawn and was resized: had attach sent
+    # a resize, the relay would have handled it before this (it handles in order; the
+    # agent's ack comes after the resize was applied).
+    assert (await client("send", AGENT, "probe")).code == 0
+    await output("got:'probe'")
+    info = await agent_info(lambda i: True)
+    assert (info.cols, info.rows) == (80, 24)
+    term.type(b"q")
+    assert await term.exit_code() == 0
+
+
+async def test_an_agent_with_its_own_terminal_is_never_resized_by_attach(
+    relay_url: str, secret: bytes, cli_env: dict[str, str], attach: Attach,
+    agent_info: InfoUntil, client: Client, output: Callable[[str], Awaitable[str]],
+) -> None:
+    token = mint_token(secret, sub=AGENT, role="agent", ttl=600)
+    argv = [PY, "-m", "agent_sidecar", "run", "--relay", relay_url, "--token", token,
+            "--agent-id", AGENT, "--", PY, "-c", ECHO_LINES]
+    local = Terminal(PtyProcess.spawn(argv, env=cli_env, cwd=str(REPO), dimensions=(20, 70)))
+    try:
+        await local.expect(b"ready")
+        await agent_info(lambda i: i.local_terminal is True and (i.cols, i.rows) == (70, 20))
+        term = attach(AGENT, rows=30, cols=100)
+        await term.expect(b"ready")
+        term.type(b"hello\r")  # typing works; the size stays the local terminal's
+        await local.expect(b"got:'hello'")
+        assert (await client("send", AGENT, "probe")).code == 0
+        await output("got:'probe'")
+        info = await agent_info(lambda i: True)
+        assert (info.cols, info.rows) == (70, 20)
+        term.type(b"\x1d")
+        assert await term.exit_code() == 0
+    finally:
+        local.proc.kill(9)
+        await local.exit_code()
+        local.close()
