@@ -59,8 +59,8 @@ LEAVE = (
 )
 DEFAULT_REPLAY_BYTES = 256 * 1024
 DEFAULT_DETACH_KEY = "ctrl-]"
-#: What ends a read-only session besides the detach key: Ctrl-C anywhere in a read, or
-#: a read that is just "q".
+#: What ends a read-only session besides the detach key: Ctrl-C, or q typed (in a read
+#: that is not an escape sequence: a terminal's replies to queries start with ESC).
 READ_ONLY_CTRL_C = b"\x03"
 READ_ONLY_Q = b"q"
 
@@ -230,7 +230,8 @@ class AttachSession:
             return
         keys, detach = self.options.detach_key.split(data)
         if not self.can_type:
-            if detach or READ_ONLY_CTRL_C in data or data == READ_ONLY_Q:
+            typed_q = not data.startswith(b"\x1b") and READ_ONLY_Q in data
+            if detach or READ_ONLY_CTRL_C in data or typed_q:
                 self._finish(Ending.DETACHED)
             return
         if keys:
