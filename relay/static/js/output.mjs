@@ -68,6 +68,7 @@ export class TailBuffer {
 
 // CSI, OSC (BEL or ST terminated), DCS/SOS/PM/APC strings, other two-byte escapes.
 const ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)?|\x1b[ -/]*[0-~]?/g;
+const CURSOR_FORWARD = /\x1b\[([0-9]*)C/g;
 // C0 controls other than \n, \r, \t; DEL; C1 controls.
 const CONTROLS = /[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]/g;
 
@@ -79,7 +80,9 @@ const CONTROLS = /[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]/g;
  */
 export function previewLine(bytes, maxLength = 200) {
   const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
-  const plain = text.replace(ESCAPES, "").replace(CONTROLS, "");
+  // Cursor-forward (CSI n C) is how TUIs such as Claude Code draw spaces: keep them.
+  const spaced = text.replace(CURSOR_FORWARD, (_, n) => " ".repeat(Math.min(200, Number(n || 1))));
+  const plain = spaced.replace(ESCAPES, "").replace(CONTROLS, "");
   const lines = plain.split("\n");
   for (let i = lines.length - 1; i >= 0; i--) {
     const segments = lines[i].replace(/\r+$/, "").split("\r");

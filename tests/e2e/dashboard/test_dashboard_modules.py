@@ -44,6 +44,8 @@ def run(page: Page, body: str, arg: object = None) -> Any:
         (b"\x1b]0;title\x07prompt> ", "prompt>"),
         (b"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac", "caf\u00e9 \u65e5\u672c"),
         (b"", ""),
+        (b"Enter\x1b[1Cto\x1b[1Cconfirm\x1b[1C\xc2\xb7\x1b[1CEsc\x1b[Cto\x1b[3Ccancel",
+         "Enter to confirm \u00b7 Esc to   cancel"),
     ],
 )
 def test_preview_line(page: Page, raw: bytes, expected: str) -> None:
