@@ -6,6 +6,11 @@ pid). Later local ``run``s (and ``token``) read it and join. When the host exits
 relay goes with it; a sidecar that had joined notices on its next reconnection attempt
 and takes the port over with the same secret, so the dashboard link printed earlier
 keeps working (see :meth:`LocalRelay.ensure`).
+
+So that the successor does not start empty, the exiting host writes a snapshot of its
+agents (records and the newest part of each scrollback, :mod:`relay.hub.snapshot`) to
+``relay-PORT.snapshot`` next to the runtime file, mode 0600, and the successor loads it
+(and removes it) when it takes the port over with the same secret.
 """
 
 from __future__ import annotations
@@ -17,14 +22,18 @@ import json
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
+from relay.appkeys import HUB
 from relay.auth import mint_token
 from relay.config import RelayConfig
+from relay.hub.local import LocalHub
+from relay.hub.snapshot import SnapshotError, bounded, dumps, loads
 from relay.server import RunningRelay, start_relay
 
 from .errors import RelayUnavailable
@@ -36,6 +45,9 @@ SECRET_BYTES = 32
 #: Lifetime of the tokens the embedded relay's users get.
 DASHBOARD_TOKEN_TTL = 7 * 24 * 3600.0
 AGENT_TOKEN_TTL = 24 * 3600.0
+#: How long a taken-over agent that was connected has to reconnect before it shows as
+#: disconnected (sidecars retry within seconds; their backoff caps at 30 s).
+TAKEOVER_GRACE = 45.0
 
 
 def runtime_dir(env: dict[str, str] | None = None) -> Path:
@@ -75,6 +87,25 @@ class RuntimeInfo:
         return cls(url=str(obj["url"]), port=int(obj["port"]), secret=secret, pid=int(obj["pid"]))
 
 
+def snapshot_file(port: int, directory: Path) -> Path:
+    return directory / f"relay-{port}.snapshot"
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write atomically, owner-only, in an owner-only directory."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
 def read_runtime(path: Path) -> RuntimeInfo | None:
     try:
         return RuntimeInfo.from_json(path.read_text())
@@ -84,15 +115,7 @@ def read_runtime(path: Path) -> RuntimeInfo | None:
 
 def write_runtime(path: Path, info: RuntimeInfo) -> None:
     """Write atomically, owner-only (the file holds the relay's secret)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, info.to_json().encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    _write_private(path, info.to_json().encode())
 
 
 def remove_runtime(path: Path, pid: int) -> None:
@@ -236,6 +259,7 @@ class LocalRelay:
         self.hosted = await start_relay(config)
         self._secret = secret
         self._url = f"http://{HOST}:{self.hosted.port}"
+        self._load_snapshot()
         self._path = runtime_file(self.hosted.port, self.directory)
         write_runtime(
             self._path,
@@ -243,7 +267,52 @@ class LocalRelay:
         )
         log.info("hosting the relay on %s", self._url)
 
+    def _hub(self) -> LocalHub | None:
+        hub = self.hosted.app[HUB] if self.hosted is not None else None
+        return hub if isinstance(hub, LocalHub) else None
+
+    def _save_snapshot(self) -> None:
+        """Leave this relay's agents to whoever takes the port over."""
+        hub = self._hub()
+        if hub is None or self.hosted is None:
+            return
+        records = bounded(hub.export_agents())
+        if not records:
+            return
+        path = snapshot_file(self.hosted.port, self.directory)
+        try:
+            _write_private(path, dumps(records, secret=self._secret, written_at=time.time()))
+        except OSError as exc:
+            log.warning("could not write the relay snapshot %s: %s", path, exc.strerror)
+            return
+        log.info("left %d agents for a successor relay in %s", len(records), path)
+
+    def _load_snapshot(self) -> None:
+        """Take over what a predecessor on this port left, if it had our secret."""
+        hub = self._hub()
+        if hub is None or self.hosted is None:
+            return
+        path = snapshot_file(self.hosted.port, self.directory)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.warning("could not read the relay snapshot %s: %s", path, exc.strerror)
+            return
+        with contextlib.suppress(OSError):
+            path.unlink()  # it holds agents' output: read once, then gone
+        try:
+            records = loads(raw, secret=self._secret)
+        except SnapshotError as exc:
+            log.info("ignored the relay snapshot %s: %s", path, exc)
+            return
+        taken = hub.import_agents(records, grace=TAKEOVER_GRACE)
+        log.info("took over %d agents from the previous relay on port %d", taken, self.port)
+
     async def close(self) -> None:
+        if self.hosted is not None:
+            self._save_snapshot()
         if self._path is not None:
             remove_runtime(self._path, os.getpid())
             self._path = None

@@ -37,6 +37,7 @@ from relay.hub.interface import (
 )
 from relay.hub.presence import Presence, presence_message
 from relay.hub.scrollback import Chunk, Scrollback
+from relay.hub.snapshot import AgentRecord
 from relay.protocol import (
     TYPING_SECONDS,
     Activity,
@@ -73,6 +74,9 @@ class _Agent:
     subscribers: dict[DashboardConn, int] = field(default_factory=dict)
     #: The info dashboards were last told about (what a change observer compares with).
     announced: AgentInfo | None = None
+    #: Loaded from a predecessor's snapshot and not reconnected since: its sidecar's
+    #: first hello continues the record (state, time in state, activity).
+    imported: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +157,12 @@ class LocalHub:
                 info = dataclasses.replace(info, state_since=agent.info.state_since)
             if same_process(agent.info, hello):  # a reconnect: what it did still holds
                 info = dataclasses.replace(info, activity=agent.info.activity)
+                if agent.imported and agent.info.state in ("running", "idle"):
+                    # Back after a takeover: nothing changed for the agent itself.
+                    info = dataclasses.replace(
+                        info, state=agent.info.state, state_since=agent.info.state_since
+                    )
+            agent.imported = False
             agent.info = info
         self._cancel_forget(agent)
         agent.conn = conn
@@ -327,6 +337,60 @@ class LocalHub:
         offset, data = agent.scrollback.read(since)
         return OutputSlice(offset=offset, end=agent.scrollback.end, data=data)
 
+    # ------------------------------------------------------------------ takeover
+
+    def export_agents(self) -> list[AgentRecord]:
+        """Every agent's record and retained scrollback (for a successor relay)."""
+        out = []
+        for agent_id in sorted(self._agents):
+            agent = self._agents[agent_id]
+            start, data = agent.scrollback.read(None)
+            out.append(AgentRecord(agent.info, start, data))
+        return out
+
+    def import_agents(self, records: list[AgentRecord], *, grace: float) -> int:
+        """Take over a predecessor's agents (those this hub does not know yet).
+
+        Exited and disconnected agents keep their state and are forgotten when their
+        ``--forget-after`` runs out, counted from when they entered that state. Agents
+        that were connected come back as they were and are expected to reconnect: one
+        that has not within ``grace`` seconds turns ``disconnected``. Returns how many
+        agents were taken over."""
+        now = self._clock()
+        taken = 0
+        for record in records:
+            agent_id = record.info.agent_id
+            if agent_id in self._agents:
+                continue
+            ring = Scrollback(self._scrollback_bytes, end=record.start)
+            if record.data:
+                ring.append(record.start, record.data)
+            agent = _Agent(
+                info=dataclasses.replace(record.info, offset=ring.end), scrollback=ring,
+                imported=True,
+            )
+            self._agents[agent_id] = agent
+            taken += 1
+            if agent.info.state in ("exited", "disconnected"):
+                since = agent.info.state_since or agent.info.last_seen
+                self._schedule_forget(agent, max(0.0, since + self._forget_after - now))
+            else:
+                loop = asyncio.get_running_loop()
+                agent.forget = loop.call_later(grace, self._orphaned, agent_id)
+            self._broadcast_status(agent)
+        return taken
+
+    def _orphaned(self, agent_id: str) -> None:
+        """A taken-over agent whose sidecar never came back."""
+        agent = self._agents.get(agent_id)
+        if agent is None or agent.conn is not None:
+            return
+        agent.forget = None
+        agent.imported = False
+        self._stamp(agent, dataclasses.replace(agent.info, state="disconnected"))
+        self._schedule_forget(agent)
+        self._broadcast_status(agent)
+
     # ------------------------------------------------------------------ internals
 
     def _info_from_hello(self, hello: AgentHello, now: float, offset: int) -> AgentInfo:
@@ -441,10 +505,11 @@ class LocalHub:
                 )
                 pending.dashboard.peer.send_text(encode(ack))
 
-    def _schedule_forget(self, agent: _Agent) -> None:
+    def _schedule_forget(self, agent: _Agent, delay: float | None = None) -> None:
         self._cancel_forget(agent)
         loop = asyncio.get_running_loop()
-        agent.forget = loop.call_later(self._forget_after, self._forget, agent.info.agent_id)
+        wait = self._forget_after if delay is None else delay
+        agent.forget = loop.call_later(wait, self._forget, agent.info.agent_id)
 
     @staticmethod
     def _cancel_forget(agent: _Agent) -> None:

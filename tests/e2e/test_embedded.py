@@ -109,3 +109,61 @@ async def test_a_port_held_by_another_program_exits_69(
     assert "is in use by a program that is not an agent-sidecar relay" in (
         await run.rest_of_stderr()
     )
+
+
+async def test_a_takeover_keeps_the_agents_their_scrollback_and_their_time_in_state(
+    port: int,
+    cli_env: dict[str, str],
+    spawn_cli: Callable[..., Awaitable[Cli]],
+    dashboard_at: Callable[..., Awaitable[Dashboard]],
+) -> None:
+    host = await spawn_cli(
+        "run", "--port", str(port), "--agent-id", "host", "--reconnect-initial", "0.05",
+        "--reconnect-max", "0.2", "--", PY, "-c", WAIT_LINE.format("host"),
+    )
+    url, token = (m := await host.line(DASHBOARD_LINE)).group(1), m.group(3)
+    joined = await spawn_cli(
+        "--log-level", "info", "run", "--port", str(port), "--agent-id", "joined",
+        "--reconnect-initial", "0.05", "--reconnect-max", "0.2", "--",
+        PY, "-c", WAIT_LINE.format("joined"),
+    )
+    await joined.line(r"joined the local relay on port")
+    dash = await dashboard_at(url, "joined", token=token)
+    await dash.until_output(b"joined")
+    _, before = await get_json(f"{url}/api/agents/joined", token)
+    assert isinstance(before, dict)
+
+    dash = await dashboard_at(url, "host", token=token)
+    await dash.until_output(b"host")
+    await dash.request("command:request", "end-host", input="")
+    await dash.until_output(b"host-bye")
+    assert await host.wait() == 0
+    await joined.line(r"this sidecar hosts it now")
+
+    # The agent that had exited is still there, with its exit code and its output.
+    status, after = await get_json(f"{url}/api/agents/host", token)
+    assert status == 200
+    assert isinstance(after, dict)
+    assert (after["state"], after["exit_code"]) == ("exited", 0)
+    async with aiohttp.ClientSession() as s, s.get(
+        f"{url}/api/agents/host/output", headers={"Authorization": f"Bearer {token}"}
+    ) as resp:
+        assert resp.headers["X-Output-Offset"] == "0"
+        scrollback = await resp.read()
+    assert b"host" in scrollback
+    assert b"host-bye" in scrollback
+    # The snapshot that carried them over is read once and removed.
+    runtime = Path(cli_env["XDG_RUNTIME_DIR"]) / "agent-sidecar"
+    assert not (runtime / f"relay-{port}.snapshot").exists()
+
+    # The live agent reconnects to the new relay as it was: same state, same time in it,
+    # its stream continued without a gap or a repeat (the Dashboard client checks).
+    dash = await dashboard_at(url, "joined", token=token)
+    await dash.until_output(b"joined")
+    info = dash.info
+    assert info is not None
+    assert (info.state, info.state_since) == (before["state"], before["state_since"])
+    await dash.request("command:request", "end-joined", input="")
+    await dash.until_output(b"joined-bye")
+    assert dash.stream.count(b"joined\r\n") == 1
+    assert await joined.wait() == 0
