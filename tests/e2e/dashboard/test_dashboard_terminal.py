@@ -4,6 +4,7 @@ real `agent-sidecar run` with a real PTY child; the rest use a protocol-speaking
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -234,8 +235,9 @@ def test_relay_restart_is_survived_without_duplicated_text(
     # A new session (not the old one's state before its close event arrives).
     expect(status).to_have_attribute("data-connects", "2", timeout=20_000)
     expect(page.locator("#conn-text")).to_have_text("connected")
-    expect(page.locator('.agent-row[data-agent-id="phoenix"] .agent-state')).to_have_text(
-        "running", timeout=20_000)
+    # The agent is back on the new relay (its activity may say it waits for input).
+    expect(page.locator('.agent-row[data-agent-id="phoenix"]')).to_have_class(
+        re.compile(r"\bstate-(running|idle)\b"), timeout=20_000)
     command = pane.get_by_label("Command for the agent")
     expect(command).to_be_enabled()
     command.fill("after")
