@@ -51,9 +51,12 @@ def test_phone_shows_the_fleet_then_one_terminal_full_screen_and_back(
     relay: Relay, make_agent: MakeAgent, new_page: NewPage, page_errors: list[str]
 ) -> None:
     long_line = "x" * 400
-    make_agent("claude-api", name="claude: a very long agent name that goes on and on",
-               command=["claude", "--model", "opus", "--dangerously-long-argument-list"],
-               labels={"team": "api"}).output(f"{long_line}\r\n")
+    claude = make_agent("claude-api", name="claude: a very long agent name that goes on and on",
+                        command=["claude", "--model", "opus", "--dangerously-long-argument-list"],
+                        labels={"team": "api"})
+    claude.output(f"{long_line}\r\n")
+    claude.activity("waiting", reason="permission", decision_id="d-1",
+                    prompt="Allow Bash: rm -rf build/ && make -j8 all && ./run-the-long-suite --everything")
     make_agent("build-7", name="nightly build").status("idle")
     quitter = make_agent("lint", name="lint bot")
     quitter.status("exited", exit_code=2)
@@ -61,7 +64,8 @@ def test_phone_shows_the_fleet_then_one_terminal_full_screen_and_back(
     page.goto(relay.dashboard_url("operator", sub="maria"))
     expect(page.locator("#conn-text")).to_have_text("connected")
     expect(row(page, "lint").locator(".agent-state")).to_have_text("exited 2")
-    expect(row(page, "claude-api").locator(".agent-preview")).to_have_text(re.compile("^x+"))
+    expect(row(page, "claude-api").locator(".agent-preview")).to_have_text(re.compile("^Allow Bash"))
+    expect(row(page, "claude-api").locator(".needs-badge")).to_be_visible()
     # The top bar is one line; states and times stay on screen.
     assert box(page.locator(".topbar"))["height"] <= 44
     for agent_id in ("claude-api", "build-7", "lint"):
@@ -81,7 +85,7 @@ def test_phone_shows_the_fleet_then_one_terminal_full_screen_and_back(
     assert "agent=claude-api" in page.url
     b = box(pane)
     assert (b["x"], b["width"]) == (0, W), b
-    for control in (".pane-back", ".keybar", ".command-input"):
+    for control in (".pane-back", ".keybar", ".command-input", ".answer .btn-allow", ".answer .btn-deny"):
         b = box(pane.locator(control))
         assert within(b, W, H), (control, b)
     head = pane.locator(".pane-head")
