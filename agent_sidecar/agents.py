@@ -181,26 +181,36 @@ class AgentTraits:
     ``submit_gap`` is how long after the program has read a command line's text the
     Enter that submits it is written: the TUIs take keys that arrive right after other
     input for a paste (Codex's paste-burst window is 120 ms, Gemini CLI turns an Enter
-    within 30 ms of text into a newline).
+    within 30 ms of typed text into a newline). ``paste_gap`` is the same after text
+    sent as a bracketed paste; ``paste_single_line`` says whether a one-line command is
+    sent as one (when the program enabled bracketed paste) or typed as plain keys.
     """
 
     stop_key: str | None
     stop_key_name: str | None
     submit_gap: float
+    paste_gap: float
+    paste_single_line: bool = True
 
 
 #: Checked against Claude Code 2.1, Codex CLI 0.171, Gemini CLI 0.61 and Aider's docs.
 _TRAITS: Final[dict[AgentKind, AgentTraits]] = {
     # "esc to interrupt" in its status line; ^C clears the input or, twice, exits.
-    "claude": AgentTraits(stop_key="\x1b", stop_key_name="Esc", submit_gap=0.15),
+    "claude": AgentTraits(stop_key="\x1b", stop_key_name="Esc", submit_gap=0.15,
+                          paste_gap=0.15),
     # "esc to interrupt"; ^C interrupts too, but quits when nothing is running.
-    "codex": AgentTraits(stop_key="\x1b", stop_key_name="Esc", submit_gap=0.25),
-    # "esc to cancel"; ^C quits (twice).
-    "gemini": AgentTraits(stop_key="\x1b", stop_key_name="Esc", submit_gap=0.15),
+    "codex": AgentTraits(stop_key="\x1b", stop_key_name="Esc", submit_gap=0.25,
+                         paste_gap=0.25),
+    # "esc to cancel"; ^C quits (twice). Outside the kitty keyboard protocol it takes an
+    # Enter for a newline until a state reset 40 ms after a paste has re-rendered, which
+    # took over 150 ms on a busy machine: one-line commands are typed as keys instead.
+    "gemini": AgentTraits(stop_key="\x1b", stop_key_name="Esc", submit_gap=0.15,
+                          paste_gap=0.6, paste_single_line=False),
     # Aider's docs: Control-C interrupts the model's reply and keeps the chat.
-    "aider": AgentTraits(stop_key="\x03", stop_key_name="Ctrl+C", submit_gap=0.1),
-    "shell": AgentTraits(stop_key=None, stop_key_name=None, submit_gap=0.05),
-    "other": AgentTraits(stop_key=None, stop_key_name=None, submit_gap=0.15),
+    "aider": AgentTraits(stop_key="\x03", stop_key_name="Ctrl+C", submit_gap=0.1,
+                         paste_gap=0.1),
+    "shell": AgentTraits(stop_key=None, stop_key_name=None, submit_gap=0.05, paste_gap=0.05),
+    "other": AgentTraits(stop_key=None, stop_key_name=None, submit_gap=0.15, paste_gap=0.15),
 }
 
 

@@ -402,10 +402,13 @@ class Runner:
                 await self.activity.close()
             raise
         self.child = child
+        traits = agent_traits(self.kind)
         self.steering = Steering(
             child,
             self.modes,
-            submit_gap=agent_traits(self.kind).submit_gap,
+            submit_gap=traits.submit_gap,
+            paste_gap=traits.paste_gap,
+            paste_single_line=traits.paste_single_line,
             submit_timeout=cfg.submit_timeout,
         )
         if self.activity is not None:

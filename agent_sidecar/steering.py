@@ -6,11 +6,11 @@ Three things make naive writes go wrong with the terminal agents people run:
   programs read the PTY in raw mode and take text and a carriage return that arrive in
   one read for a paste: the line lands in their input box and is never submitted. So in
   raw mode the text goes first (inside bracketed-paste markers when the program turned
-  that mode on), the sidecar waits until the program has read it (the PTY's input queue
-  is empty), waits the agent's ``submit_gap`` (their paste detectors also look at
-  timing), and only then writes the Enter. In cooked mode (a line-reading program) text
-  and carriage return go in one write, as before: the kernel's line editor makes them
-  one line anyway.
+  that mode on, and the agent takes a one-line paste well), the sidecar waits until
+  the program has read it (the PTY's input queue is empty), waits the agent's gap
+  (their paste detectors also look at timing), and only then writes the Enter. In
+  cooked mode (a line-reading program) text and carriage return go in one write, as
+  before: the kernel's line editor makes them one line anyway.
 - **A resize right before a key.** A program redrawing for SIGWINCH may drop typeahead
   (``less`` did). Input that follows a resize waits until the program has answered the
   resize with output, or ``resize_hold`` at most.
@@ -54,6 +54,8 @@ class Steering:
         modes: TerminalModes,
         *,
         submit_gap: float,
+        paste_gap: float | None = None,
+        paste_single_line: bool = True,
         submit_timeout: float = 5.0,
         resize_hold: float = 0.3,
         poll_interval: float = 0.01,
@@ -61,6 +63,8 @@ class Steering:
         self._child = child
         self._modes = modes
         self.submit_gap = submit_gap
+        self.paste_gap = submit_gap if paste_gap is None else paste_gap
+        self.paste_single_line = paste_single_line
         self.submit_timeout = submit_timeout
         self.resize_hold = resize_hold
         self._poll = poll_interval
@@ -154,12 +158,14 @@ class Steering:
             await child.send(data + b"\r")
             return
         if data:
-            if self._modes.bracketed_paste:
+            multiline = b"\n" in data or b"\r" in data
+            paste = self._modes.bracketed_paste and (self.paste_single_line or multiline)
+            if paste:
                 body = data.replace(PASTE_START, b"").replace(PASTE_END, b"")
                 data = PASTE_START + body + PASTE_END
             await child.send(data)
             await self._until_read()
-            await asyncio.sleep(self.submit_gap)
+            await asyncio.sleep(self.paste_gap if paste else self.submit_gap)
         await child.send(b"\r")
         # Keys that follow must not share the Enter's read (that is a paste again).
         with contextlib.suppress(SubmitFailed):

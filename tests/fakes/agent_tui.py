@@ -9,7 +9,9 @@ way Ink and crossterm do:
   newline in the input, nothing is submitted;
 - with ``--fast-return MS``, an Enter read within MS milliseconds of text is a newline
   too (Gemini CLI: 30, Codex's paste-burst window: 120);
-- a bracketed paste (``ESC[200~ ... ESC[201~``) is inserted as text;
+- a bracketed paste (``ESC[200~ ... ESC[201~``) is inserted as text; with
+  ``--paste-guard MS`` an Enter within MS milliseconds of a paste is a newline (Gemini
+  CLI does that for 40 ms, but resets it late when busy);
 - a lone CR submits the input line: ``SUBMIT:<line>`` (newlines shown as ``\\n``);
   the agent is then "working" until Esc stops the turn (``STOPPED``);
 - SIGINT is not caught: the program dies of it with every mode still on, as the real
@@ -49,6 +51,7 @@ def say(text: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fast-return", type=float, default=0.0)
+    parser.add_argument("--paste-guard", type=float, default=0.0)
     parser.add_argument("--query", action="store_true")
     parser.add_argument("--winch-flush", action="store_true")
     parser.add_argument("--stubborn-child", action="store_true")
@@ -83,6 +86,7 @@ def main() -> int:
     say("READY")
     line = b""
     last_text = 0.0
+    last_paste = 0.0
     working = False
     while True:
         try:
@@ -108,7 +112,7 @@ def main() -> int:
         pasted = PASTE.findall(data)
         if pasted:
             line += b"".join(pasted)
-            last_text = now
+            last_text = last_paste = now
             continue
         if data == b"\x1b":
             if working:
@@ -122,7 +126,9 @@ def main() -> int:
             os.write(1, b"\x1b[?2004l\x1b[<u\x1b>\x1b[?1006l\x1b[?1000l\x1b[?25h\x1b[?1049l")
             return 0
         if data == b"\r":
-            if args.fast_return and now - last_text <= args.fast_return / 1000:
+            if (args.fast_return and now - last_text <= args.fast_return / 1000) or (
+                args.paste_guard and now - last_paste <= args.paste_guard / 1000
+            ):
                 line += b"\n"
                 continue
             shown = line.decode(errors="replace").replace("\n", "\\n")

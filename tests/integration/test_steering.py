@@ -60,16 +60,39 @@ async def test_the_command_box_submits_to_an_ink_like_agent(
     start: Start, flags: tuple[str, ...], tmp_path: Path
 ) -> None:
     # Started as "codex" so that the sidecar applies Codex's submit timing.
-    codex = tmp_path / "codex"
-    codex.write_text(f"#!{sys.executable}\nimport runpy\nrunpy.run_path({FAKE!r}, run_name='__main__')\n")
-    codex.chmod(0o755)
-    dash, sidecar = await start((str(codex), *flags))
+    dash, sidecar = await start((named(tmp_path, "codex"), *flags))
     ack = await dash.request("command:request", "c1", input="explain the build", submit=True)
     assert ack.ok, ack.error
     # Acked only after the Enter was written: the submit is already in the stream or
     # about to be; it is never a newline inside the input.
     await dash.until_output(b"SUBMIT:explain the build\r\n")
     assert b"explain the build\\n" not in dash.stream
+    await finish(dash, sidecar)
+
+
+def named(tmp_path: Path, name: str) -> str:
+    """The fake started under an agent's name, so that the sidecar treats it as one."""
+    path = tmp_path / name
+    path.write_text(f"#!{sys.executable}\nimport runpy\nrunpy.run_path({FAKE!r}, "
+                    "run_name='__main__')\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("one line", b"SUBMIT:one line\r\n"), ("two\nlines", b"SUBMIT:two\\nlines\r\n")],
+    ids=["typed-as-keys", "multi-line-paste"],
+)
+async def test_gemini_gets_one_line_as_keys_and_waits_out_its_paste_guard(
+    start: Start, tmp_path: Path, text: str, shown: bytes
+) -> None:
+    flags = ("--fast-return", "30", "--paste-guard", "400")
+    dash, sidecar = await start((named(tmp_path, "gemini"), *flags))
+    ack = await dash.request("command:request", "c1", input=text, submit=True)
+    assert ack.ok, ack.error
+    await dash.until_output(shown)
+    assert (b"KEY:b'\\x1b[200~" in dash.stream) == ("\n" in text)  # pasted or typed
     await finish(dash, sidecar)
 
 
