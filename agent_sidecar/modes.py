@@ -22,6 +22,8 @@ from typing import Final
 _SEQUENCE: Final = re.compile(
     rb"\x1b(?:\[\?([0-9;]*)([hl])|\[>([0-9;]*)u|\[<([0-9]*)u|\[>4(?:;([0-9]*))?m|([=>c]))"
 )
+#: Where a sequence of _SEQUENCE can start.
+_START: Final = re.compile(rb"\x1b(?:\[[?<>]|[=>c])")
 #: An escape sequence cut off at the end of a read is at most this long.
 _MAX_CARRY: Final = 32
 _INCOMPLETE: Final = re.compile(rb"\x1b(?:\[[?<>]?[0-9;]*)?$")
@@ -72,8 +74,11 @@ class TerminalModes:
             self._carry = b""
         elif b"\x1b" not in data:
             return
-        for match in _SEQUENCE.finditer(data):
-            self._apply(match)
+        # Most escapes are colours (CSI ... m): one quick search for where ours can start.
+        first = _START.search(data)
+        if first is not None:
+            for match in _SEQUENCE.finditer(data, first.start()):
+                self._apply(match)
         tail = data[-_MAX_CARRY:]
         cut = tail.rfind(b"\x1b")
         if cut >= 0 and _INCOMPLETE.match(tail, cut):
