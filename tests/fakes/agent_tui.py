@@ -56,7 +56,8 @@ def main() -> int:
     parser.add_argument("--winch-flush", action="store_true")
     parser.add_argument("--stubborn-child", action="store_true")
     parser.add_argument("--no-paste-mode", action="store_true")
-    args = parser.parse_args()
+    # The sidecar adds the real agents' hook options (--settings, -c notify=...): ignored.
+    args, _ = parser.parse_known_args()
 
     if args.stubborn_child:
         child = subprocess.Popen([sys.executable, "-c", STUBBORN])
