@@ -15,6 +15,8 @@ from asciicast recordings with their own clock.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..agents import AgentKind
 from .escapes import EscapeEvent, EscapeScanner
 from .fusion import Claims, fuse
@@ -27,7 +29,7 @@ from .model import (
     clip,
 )
 from .process import ProcessSample, judge
-from .rules import evaluate
+from .rules import evaluate, last_meaningful_line
 from .screen import ScreenModel, ScreenView
 
 #: The shortest time between two evaluations (seconds).
@@ -48,6 +50,7 @@ class Detector:
         echo_window: float = 0.5,
         sources: frozenset[str] | None = None,
         render_rate: float = 64 * 1024,
+        detail_interval: float = 2.0,
     ) -> None:
         self.kind: AgentKind = kind
         self.screen = ScreenModel(cols, rows)
@@ -63,6 +66,9 @@ class Detector:
         self._echo_window = echo_window
         #: Only these sources count (None: all); for measuring each source alone.
         self._sources = sources
+        #: A change of the detail line alone is reported at most this often.
+        self._detail_interval = detail_interval
+        self._detail_at = float("-inf")
         #: Bytes the screen may render per second (a token bucket): bounds its CPU.
         self._render_rate = render_rate
         self._render_allowance = render_rate
@@ -220,10 +226,19 @@ class Detector:
                 decision_id=won.decision_id if waiting and won.reason == "permission" else None,
                 detail=won.detail,
             )
+        if new.detail is None and state != "waiting" and self.view is not None:
+            # What a fleet view shows as the agent's line: the rendered screen's last
+            # meaningful line (never raw bytes: no erased lines, no spinner frames).
+            new = replace(new, detail=clip(last_meaningful_line(self.view), MAX_DETAIL))
         if prev is not None and prev.state == state:
             if prev.key() == new.key():
                 return None
+            if replace(prev, detail=new.detail).key() == new.key() and \
+                    t - self._detail_at < self._detail_interval:
+                return None  # only the line changed, and it did a moment ago
             new = _with_since(new, prev.since)
+        if prev is None or new.detail != prev.detail:
+            self._detail_at = t
         self.activity = new
         del source
         return new

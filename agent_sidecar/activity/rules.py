@@ -380,3 +380,31 @@ def evaluate(view: ScreenView, kind: AgentKind) -> Finding | None:
         if found is not None:
             return found
     return generic(view)
+
+
+_NOT_MEANINGFUL = re.compile(
+    r"^[\s─━│┃╭╮╰╯═·•.*~\u2800-\u28ff-]*$|\s·\s/\w+$|^[$#%❯›>»]\s*$|^>>>\s*$|\bfor shortcuts\b|"
+    r"^\s*(esc to interrupt|\? for)|(?i:shift\+)|Type your message|Ask Codex to do anything")
+
+
+_INPUT_LINE = re.compile(r"^\s*[❯›>](\s|$)")
+_GLYPH = re.compile(r"^[^\w\s(\[\"'/.~$<]\s+")
+
+
+def last_meaningful_line(view: ScreenView) -> str | None:
+    """The last line of the screen a person would read as news: not blank, not a border,
+    not an input box or a footer of key hints below it, without a leading spinner glyph
+    or a trailing timer. Box borders are removed."""
+    lines = list(view.lines[: view.last_text_row() + 1])
+    # An agent's input line near the bottom (❯, ›, >): what counts is above it.
+    for i in range(len(lines) - 1, max(-1, len(lines) - 9), -1):
+        if _INPUT_LINE.match(unbox(lines[i]) if "│" in lines[i] else lines[i]):
+            lines = lines[:i]
+            break
+    for line in reversed(lines):
+        text = unbox(line).replace("\ufffd", "").strip()
+        if text and not _NOT_MEANINGFUL.search(text):
+            text = re.split(r"\s{3,}", text)[0]
+            text = _GLYPH.sub("", text)
+            return re.sub(r"\s+\([^)]*(\d+s\b|esc)[^)]*\)?\s*$", "", text)[:200] or None
+    return None

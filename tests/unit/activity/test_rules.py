@@ -1,0 +1,66 @@
+"""Screen rules on hand-made screens (tables); the corpus test covers real ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent_sidecar.activity.rules import evaluate, last_meaningful_line
+from agent_sidecar.activity.screen import ScreenModel, ScreenView
+
+
+def screen(text: str, cols: int = 60, rows: int = 8) -> ScreenView:
+    model = ScreenModel(cols, rows)
+    model.push(text.replace("\n", "\r\n").encode())
+    model.catch_up()
+    return model.view()
+
+
+RULE = "─" * 50
+
+CASES = [
+    ("$ ", "shell", ("idle", None)),
+    ("$ make\r\nDo you want to continue? [Y/n] ", "shell", ("waiting", "confirm")),
+    ("[sudo] password for deploy: ", "shell", ("waiting", "password")),
+    ("deploy@build-01's password: ", "shell", ("waiting", "password")),
+    ("Pick one:\n  1) staging\n  2) production\nChoice: ", "other", ("waiting", "menu")),
+    ("Deploy to production? ", "other", ("waiting", "question")),
+    (">>> ", "other", ("idle", None)),
+    ("downloading 45%", "other", None),
+    ("compiling foo.c\n", "other", None),
+    (f"{RULE}\n Do you want to proceed?\n ❯ 1. Yes\n   2. No\n", "claude", ("waiting", "permission")),
+    (f"✻ Thinking…\n{RULE}\n❯ \n{RULE}\n  esc to interrupt", "claude", ("working", None)),
+    (f"● Done.\n{RULE}\n❯ \n{RULE}\n  ? for shortcuts", "claude", ("idle", None)),
+]
+
+
+@pytest.mark.parametrize(("text", "kind", "expected"), CASES)
+def test_rules(text: str, kind: str, expected: tuple[str, str | None] | None) -> None:
+    found = evaluate(screen(text), kind)  # type: ignore[arg-type]
+    assert (None if found is None else (found.state, found.reason)) == expected
+
+
+def test_a_password_prompt_keeps_only_its_label() -> None:
+    found = evaluate(screen("Enter API key: sk-live-123"), "other")
+    assert found is not None
+    assert found.prompt == "Enter API key:"
+
+
+def test_menu_options_carry_the_keys_that_choose_them() -> None:
+    found = evaluate(screen("Pick one:\n  1) staging\n  2) production\nChoice: "), "other")
+    assert found is not None
+    assert [(o.label, o.keys) for o in found.options or ()] == [("staging", "1\r"),
+                                                               ("production", "2\r")]
+
+
+LINES = [
+    ("$ make\r\ncc -o app main.c\r\n$ ", "cc -o app main.c"),
+    (f"● Done: the build is clean.\n✻ Crunched for 10s\n{RULE}\n❯ \n{RULE}\n  ? for shortcuts",
+     "Crunched for 10s"),
+    ("⠋ Resolving (3s • esc to interrupt)", "Resolving"),
+    ("", None),
+]
+
+
+@pytest.mark.parametrize(("text", "line"), LINES)
+def test_last_meaningful_line(text: str, line: str | None) -> None:
+    assert last_meaningful_line(screen(text)) == line
