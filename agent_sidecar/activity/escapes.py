@@ -2,8 +2,9 @@
 
 ``EscapeScanner.feed(data)`` is incremental (a sequence may be cut between two reads) and
 cheap on chunks without ESC ] or BEL: two or three one-pass searches in C. It returns the events in
-the chunk, at most ``max_events`` per chunk (a flood of escapes is bounded); an OSC longer
-than ``max_osc`` bytes is dropped.
+the chunk, at most ``max_events`` per chunk and one bell (a flood of escapes is bounded);
+an OSC longer than ``max_osc`` bytes is dropped, and any ESC other than ``ESC \\`` inside
+an OSC aborts it, as in xterm.
 
 - ``OSC 9 ; text ST``: a notification (iTerm2, ConEmu, Windows Terminal).
 - ``OSC 9 ; 4 ; st ; pr ST``: progress (ConEmu/Windows Terminal): st 0 clears, 1 normal,
@@ -45,56 +46,71 @@ class EscapeScanner:
         self.dropped = 0
 
     def feed(self, data: bytes) -> list[EscapeEvent]:
-        if self._osc is None and not self._esc:
-            # One-byte searches first (memchr): colour-heavy output has an ESC every few
-            # bytes, which makes a search for the two bytes ESC ] ten times slower.
-            if b"\x07" not in data and (b"]" not in data or b"\x1b]" not in data):
-                self._esc = data.endswith(b"\x1b")
-                return []
         events: list[EscapeEvent] = []
         i, n = 0, len(data)
+        if self._esc and n:  # the last chunk ended with ESC
+            self._esc = False
+            if self._osc is None:
+                if data[0] == 0x5D:  # ESC ]
+                    self._osc = bytearray()
+                    i = 1
+            elif data[0] == 0x5C:  # ESC \ ends the OSC
+                self._finish(events)
+                i = 1
+            else:  # any other ESC inside an OSC aborts it (as xterm does)
+                self._abort()
+                if data[0] == 0x5D:
+                    self._osc = bytearray()
+                    i = 1
+        j_bel = j_osc = -2  # -2: not searched yet; -1: none up to the end
         while i < n:
             if self._osc is None:
-                if self._esc:
-                    self._esc = False
-                    if data[i] == 0x5D:  # ESC ]
-                        self._osc = bytearray()
-                        i += 1
-                        continue
-                j_bel = data.find(b"\x07", i)
-                j_esc = data.find(b"\x1b", i)
-                if j_bel < 0 and j_esc < 0:
+                # Outside an OSC only BEL and ESC ] matter: one-pass searches in C, each
+                # result kept until passed (colour output has an ESC every few bytes).
+                if j_bel != -1 and j_bel < i:
+                    j_bel = data.find(b"\x07", i)
+                if j_osc != -1 and j_osc < i:
+                    j_osc = data.find(b"\x1b]", i) if b"]" in data else -1
+                if j_bel < 0 and j_osc < 0:
+                    self._esc = data.endswith(b"\x1b")
                     break
-                if j_esc < 0 or (0 <= j_bel < j_esc):
+                if j_osc < 0 or (0 <= j_bel < j_osc):
+                    # One bell per chunk says it all: a flood of them costs one search.
                     self._emit(events, EscapeEvent("bell"))
                     i = j_bel + 1
+                    j_bel = -1
                     continue
-                self._esc = True
-                i = j_esc + 1
+                self._osc = bytearray()
+                i = j_osc + 2
                 continue
-            # Inside an OSC: look for its terminator.
-            osc = self._osc
-            if self._esc:
-                self._esc = False
-                if data[i] == 0x5C:  # ESC \
-                    self._finish(events)
-                    i += 1
-                    continue
-                osc.append(0x1B)
-            j_bel = data.find(b"\x07", i)
-            j_esc = data.find(b"\x1b", i)
-            ends = [j for j in (j_bel, j_esc) if j >= 0]
+            # Inside an OSC: up to its terminator (BEL or ESC \).
+            e_bel = data.find(b"\x07", i)
+            e_esc = data.find(b"\x1b", i)
+            ends = [j for j in (e_bel, e_esc) if j >= 0]
             if not ends:
                 self._append(data[i:])
                 break
             j = min(ends)
             self._append(data[i:j])
-            if j == j_bel:
+            if j == e_bel:
                 self._finish(events)
-            else:
+                i = j + 1
+                continue
+            if j + 1 >= n:
                 self._esc = True
-            i = j + 1
+                break
+            if data[j + 1] == 0x5C:
+                self._finish(events)
+                i = j + 2
+                continue
+            self._abort()
+            i = j  # the ESC starts something new: look at it outside the OSC
+            j_osc = j_bel = -2
         return events
+
+    def _abort(self) -> None:
+        self._osc = None
+        self._overflow = False
 
     def _append(self, part: bytes) -> None:
         if self._osc is None or self._overflow:

@@ -36,10 +36,21 @@ def test_escapes_cut_anywhere_between_chunks_are_found(
         assert scanner.feed(data[:cut]) + scanner.feed(data[cut:]) == events, cut
 
 
-def test_a_flood_of_bells_is_bounded_per_chunk() -> None:
+def test_a_flood_of_bells_is_one_bell_per_chunk() -> None:
+    scanner = EscapeScanner()
+    assert scanner.feed(b"\x07" * 10_000) == [EscapeEvent("bell")]
+
+
+def test_a_flood_of_notifications_is_bounded_per_chunk() -> None:
     scanner = EscapeScanner(max_events=16)
-    assert len(scanner.feed(b"\x07" * 10_000)) == 16
-    assert scanner.dropped == 10_000 - 16
+    assert len(scanner.feed(b"\x1b]9;hey\x07" * 1000)) == 16
+    assert scanner.dropped == 1000 - 16
+
+
+def test_an_escape_inside_an_osc_aborts_it_like_xterm() -> None:
+    scanner = EscapeScanner()
+    assert scanner.feed(b"\x1b]9;never ended\x1b[0m text \x1b]9;done\x07") == [
+        EscapeEvent("notify", text="done")]
 
 
 def test_an_endless_osc_is_dropped_and_its_terminator_is_no_bell() -> None:
