@@ -66,6 +66,9 @@ class Presence:
     clock: Callable[[], float]
     typing_seconds: float = TYPING_SECONDS
     _seats: dict[str, dict[DashboardConn, _Seat]] = field(default_factory=dict)
+    #: agent id -> identity -> its last input, for identities announced as typing
+    _typists: dict[str, dict[tuple[str, Role], float]] = field(default_factory=dict)
+    #: agent id -> the timer of its next lapse (one per agent, never moved by input)
     _lapses: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
 
     def subscribed(self, conn: DashboardConn, agent_id: str) -> bool:
@@ -87,19 +90,20 @@ class Presence:
         self.announce(agent_id)
 
     def typed(self, conn: DashboardConn, agent_id: str, kind: str) -> None:
+        """Called for every input-bearing message that reached the agent: a few dict
+        operations, no timer work, unless the identity starts typing."""
         if kind not in TYPING_KINDS:
             return
         now = self.clock()
-        seats = self._seats.setdefault(agent_id, {})
-        was_typing = any(
-            _typing(s.last_input_at, now, self.typing_seconds)
-            for c, s in seats.items()
-            if (c.sub, c.role) == (conn.sub, conn.role)
-        )
-        seat = seats.setdefault(conn, _Seat())
+        seat = self._seats.setdefault(agent_id, {}).setdefault(conn, _Seat())
         seat.last_input, seat.last_input_at = kind, now
-        self._schedule_lapse(agent_id, now)
-        if not was_typing:
+        typists = self._typists.setdefault(agent_id, {})
+        identity = (conn.sub, conn.role)
+        started = identity not in typists
+        typists[identity] = now
+        if agent_id not in self._lapses:
+            self._schedule_lapse(agent_id, self.typing_seconds)
+        if started:
             self.announce(agent_id)
 
     def gone(self, conn: DashboardConn) -> None:
@@ -108,6 +112,7 @@ class Presence:
 
     def forget(self, agent_id: str) -> None:
         self._seats.pop(agent_id, None)
+        self._typists.pop(agent_id, None)
         handle = self._lapses.pop(agent_id, None)
         if handle is not None:
             handle.cancel()
@@ -133,17 +138,26 @@ class Presence:
             for c, s in self._seats.get(agent_id, {}).items()
         )
 
-    def _schedule_lapse(self, agent_id: str, now: float) -> None:
-        """Announce once the newest input of the agent is ``typing_seconds`` old."""
-        old = self._lapses.pop(agent_id, None)
-        if old is not None:
-            old.cancel()
+    def _schedule_lapse(self, agent_id: str, delay: float) -> None:
         loop = asyncio.get_running_loop()
-        self._lapses[agent_id] = loop.call_later(self.typing_seconds, self._lapse, agent_id)
+        self._lapses[agent_id] = loop.call_later(max(delay, 0.001), self._lapse, agent_id)
 
     def _lapse(self, agent_id: str) -> None:
+        """Typists whose last input is ``typing_seconds`` old stop typing: announce that,
+        then wait for the next one to lapse (input since only moved their times)."""
         self._lapses.pop(agent_id, None)
-        if agent_id in self._seats:
+        typists = self._typists.get(agent_id)
+        if not typists:
+            return
+        now = self.clock()
+        lapsed = [i for i, at in typists.items() if now - at >= self.typing_seconds]
+        for identity in lapsed:
+            del typists[identity]
+        if typists:
+            self._schedule_lapse(agent_id, min(typists.values()) + self.typing_seconds - now)
+        else:
+            del self._typists[agent_id]
+        if lapsed and agent_id in self._seats:
             self.announce(agent_id)
 
 

@@ -64,9 +64,31 @@ async def test_a_burst_of_input_announces_once() -> None:
         book.typed(alice, "a1", "terminal:input")
     book.typed(alice, "a1", "terminal:resize")
     assert announced == ["a1", "a1"]  # the subscribe and the first keystroke
+    book._lapse("a1")  # the timer, early (the fake clock says 0 s since the last key)
+    assert announced == ["a1", "a1"]
     now[0] += 10.0
-    book.typed(alice, "a1", "terminal:input")  # typing again after a pause
+    book._lapse("a1")  # the timer, due: typing stopped
     assert announced == ["a1", "a1", "a1"]
+    book.typed(alice, "a1", "terminal:input")  # typing again after a pause
+    assert announced == ["a1", "a1", "a1", "a1"]
+    book.close()
+
+
+async def test_one_typist_lapses_while_another_keeps_typing() -> None:
+    announced: list[str] = []
+    now = [100.0]
+    book = Presence(announce=announced.append, clock=lambda: now[0], typing_seconds=5.0)
+    alice, bob = _conn("alice"), _conn("bob")
+    book.typed(alice, "a1", "terminal:input")
+    now[0] += 3.0
+    book.typed(bob, "a1", "terminal:input")
+    assert announced == ["a1", "a1"]
+    now[0] += 2.5  # alice's last key is 5.5 s old, bob's 2.5 s
+    book._lapse("a1")
+    assert announced == ["a1", "a1", "a1"]
+    entries = {e.sub: e for e in book.entries("a1")}
+    msg = presence_message("a1", list(entries.values()), now[0], 5.0)
+    assert [(w.sub, w.typing) for w in msg.watchers] == [("bob", True), ("alice", False)]
     book.close()
 
 
