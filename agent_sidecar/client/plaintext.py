@@ -5,8 +5,10 @@ text: UTF-8 decoded (invalid bytes as U+FFFD); escape sequences removed (CSI, OS
 and the other string sequences, two- and three-byte escapes); a line ends at ``\\n``,
 and text after a lone ``\\r`` (a progress bar redrawing its line) starts a new line;
 other control characters dropped except tab. A sequence split across chunks is
-handled: its start is remembered until it ends. What a screen would show after cursor
-movement is not reconstructed; use ``--raw`` and a terminal for that.
+handled: its start is remembered until it ends. Cursor movements become the space or
+newline a reader needs between the words a full-screen program places (a move to
+another row is a newline, a move along the row a space), but what the screen would show
+is not reconstructed; use ``--raw`` and a terminal for that.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ class PlainText:
         self._after_cr = False
         #: Nothing has been written on the current output line yet.
         self._line_start = True
+        #: The parameters of the CSI sequence being read, and the row the last absolute
+        #: cursor position named (None: unknown).
+        self._params = ""
+        self._row: int | None = None
+        #: The last character written on the current line.
+        self._last = ""
 
     def feed(self, data: bytes) -> str:
         return self._convert(self._decoder.decode(data))
@@ -64,6 +72,7 @@ class PlainText:
             if state is _State.ESC:
                 if ch == "[":
                     self._state = _State.CSI
+                    self._params = ""
                 elif ch in "]PX^_":
                     self._state = _State.STRING
                 elif 0x20 <= code <= 0x2F:
@@ -76,6 +85,9 @@ class PlainText:
             elif state is _State.CSI:
                 if 0x40 <= code <= 0x7E:
                     self._state = _State.TEXT
+                    self._cursor_move(ch, out)
+                else:
+                    self._params += ch
             elif state is _State.STRING:
                 if ch == BEL or ch == "\x9c":
                     self._state = _State.TEXT
@@ -85,19 +97,54 @@ class PlainText:
                 self._state = _State.TEXT if ch == "\\" else _State.STRING
         return "".join(out)
 
+    def _cursor_move(self, final: str, out: list[str]) -> None:
+        """Where a program moves the cursor instead of writing spaces or newlines (the
+        full-screen agents), write the space or newline a reader needs between words."""
+        params = self._params
+        if params[:1] in ("?", ">", "<", "=") or final not in "ABCEFGHdf":
+            return
+        numbers = [int(p) if p.isdigit() else 0 for p in params.split(";")]
+        if final in "Hfd":
+            row = numbers[0] or 1
+            if row == self._row:
+                self._space(out)
+            else:
+                self._newline(out)
+            self._row = row
+        elif final in "ABEF":
+            self._newline(out)
+            self._row = None
+        else:  # C: forward, G: to a column
+            self._space(out)
+
+    def _newline(self, out: list[str]) -> None:
+        if not self._line_start:
+            out.append("\n")
+            self._line_start = True
+        self._after_cr = False
+
+    def _space(self, out: list[str]) -> None:
+        if not self._line_start and self._last != " ":
+            out.append(" ")
+            self._last = " "
+
     def _text(self, ch: str, out: list[str]) -> None:
         if ch == ESC or ch == "\x9b":
             self._state = _State.CSI if ch == "\x9b" else _State.ESC
             self._seq_len = 0
+            self._params = ""
         elif ch == "\r":
             self._after_cr = True  # the next text overwrites this line: start a new one
         elif ch == "\n":
             out.append("\n")
             self._after_cr = False
             self._line_start = True
+            if self._row is not None:
+                self._row += 1
         elif ch == "\t" or (ch >= " " and not "\x7f" <= ch <= "\x9f"):
             if self._after_cr and not self._line_start:
                 out.append("\n")
             out.append(ch)
+            self._last = ch
             self._after_cr = False
             self._line_start = False
