@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
-from .connect import client_options, run_client
+from .connect import CLIENT_NAME, client_options, run_client
 from .group import main
 from .options import sidecar_option
 
 if TYPE_CHECKING:
-    from ..client import Client, OutputStream
+    from ..client import Client, StreamEvent
 
 
 @main.command()
 @client_options
 @sidecar_option("--follow", "-f", is_flag=True,
-                help="After the scrollback, keep printing live output until the agent exits.")
+                help="After the scrollback, keep printing live output until the agent exits "
+                "(across relay restarts: it reconnects and resumes where it was).")
 @sidecar_option("--since", type=click.IntRange(min=0), default=None,
                 help="Byte offset to start from [default: the oldest byte the relay keeps].")
 @sidecar_option("--raw", is_flag=True,
@@ -55,13 +57,44 @@ def tail(
 
     async def body(client: Client) -> int:
         await client.agent(agent)
-        stream = await client.subscribe(agent, since=since, follow=follow)
-        return await _print(stream, sys.stdout.buffer, agent, raw=raw)
+        if not follow:
+            stream = await client.subscribe(agent, since=since, follow=False)
+            return await _print(stream, sys.stdout.buffer, agent, raw=raw)
+        return await _print(_follow(client), sys.stdout.buffer, agent, raw=raw)
+
+    def _follow(first: Client) -> AsyncIterator[StreamEvent]:
+        """Live output that survives relay restarts: reconnects, resumes where it was."""
+        from ..client import Client, ClientError, resolve_endpoints
+        from ..client.follow import follow as follow_agent
+        from ..embedded import runtime_dir
+
+        unused = [first]
+
+        async def connect() -> Client:
+            if unused:
+                return unused.pop()
+            endpoints = resolve_endpoints(relays, token, port, runtime_dir())
+            return await Client.connect_first(endpoints, client_name=CLIENT_NAME)
+
+        outage: list[ClientError] = []  # the loss being retried, told once
+
+        def lost(exc: ClientError) -> None:
+            if not outage:
+                _notice(f"{exc}; reconnecting")
+            outage[:] = [exc]
+
+        def back() -> None:
+            outage.clear()
+            _notice(f"reconnected; following {agent} again")
+
+        return follow_agent(connect, agent, since, on_lost=lost, on_back=back)
 
     run_client(ctx, relays, token, port, body)
 
 
-async def _print(stream: OutputStream, out: BinaryIO, agent: str, *, raw: bool) -> int:
+async def _print(
+    stream: AsyncIterable[StreamEvent], out: BinaryIO, agent: str, *, raw: bool
+) -> int:
     from ..client import Exited, TerminalGap, TerminalOutput
     from ..client.plaintext import PlainText
 

@@ -9,6 +9,9 @@ Map::
     stream      OutputStream: one agent's output in order, exactly once, gaps announced,
                 ending with Exited; Cursor is its bookkeeping without I/O
     errors      ClientError and its tree, one class per error or close code, exit codes
+    follow      follow(): a subscription that reconnects and resumes across relay restarts
+    table, plaintext, queries
+                what the CLI shows: the ls table, output as plain text, escape rewriting
 
 Example::
 

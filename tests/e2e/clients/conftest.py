@@ -1,7 +1,7 @@
 """Fixtures for the client commands' end-to-end tests: a real relay process, a real
 ``agent-sidecar run --relay`` of a line-echoing program, and the user's environment.
 
-- ``relay_url``: ``agent-sidecar relay`` on a free port.
+- ``relay_proc``/``relay_url``: ``agent-sidecar relay`` on a free port.
 - ``agent``: ``run --relay`` of :data:`ECHO_LINES` as :data:`AGENT`, once it printed
   ``ready``.
 - ``user_env``: the relay and an operator token in AGENT_SIDECAR_RELAY/TOKEN.
@@ -51,8 +51,12 @@ Client = Callable[..., Awaitable[Done]]
 
 
 @pytest.fixture
-async def relay_url(port: int, start_relay_proc: Callable[[int], Awaitable[Cli]]) -> str:
-    await start_relay_proc(port)
+async def relay_proc(port: int, start_relay_proc: Callable[[int], Awaitable[Cli]]) -> Cli:
+    return await start_relay_proc(port)
+
+
+@pytest.fixture
+def relay_url(relay_proc: Cli, port: int) -> str:
     return f"ws://127.0.0.1:{port}"
 
 

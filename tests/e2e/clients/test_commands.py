@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import sys
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -14,6 +16,8 @@ from relay.auth import mint_token
 from tests.e2e.clients.conftest import AGENT, ECHO_LINES, Client
 from tests.e2e.conftest import Cli, free_port
 from tests.integration.conftest import rest_output
+
+PY = sys.executable
 
 
 async def test_ls_lists_the_agent_with_its_state_and_as_json(agent: Cli, client: Client) -> None:
@@ -156,3 +160,33 @@ async def test_no_local_relay_is_unreachable(client: Client, port: int) -> None:
     done = await client("ls", "--port", str(port + 1 if port < 65535 else 1), use_env=False)
     assert done.code == 69
     assert "no local relay" in done.stderr
+
+
+async def test_tail_follow_survives_a_relay_restart_without_losing_or_repeating_a_byte(
+    port: int, secret: bytes, spawn_cli: Callable[..., Awaitable[Cli]], relay_proc: Cli,
+    start_relay_proc: Callable[[int], Awaitable[Cli]], user_env: dict[str, str],
+    client: Client, output: Callable[[str], Awaitable[str]],
+) -> None:
+    token = mint_token(secret, sub=AGENT, role="agent", ttl=600)
+    await spawn_cli("run", "--relay", f"ws://127.0.0.1:{port}", "--token", token,
+                    # The sidecar comes back after the follower (about 1-2 s against
+                    # 0.2 s), so the follower also waits for the agent to be known again.
+                    "--agent-id", AGENT, "--reconnect-initial", "2", "--reconnect-max", "2",
+                    "--",
+                    PY, "-c", ECHO_LINES)
+    await output("ready")
+    follower = await spawn_cli("tail", "-f", "--raw", AGENT, stdout=-1, env=user_env)
+    await follower.stdout_until(b"ready\r\n")
+    assert (await client("send", AGENT, "before")).code == 0
+    await follower.stdout_until(b"got:'before'")
+    relay_proc.signal(signal.SIGKILL)
+    await relay_proc.wait()
+    await start_relay_proc(port)  # same port, same secret; its scrollback starts empty
+    await follower.line("reconnecting")
+    await follower.line("reconnected; following e2e-agent again")
+    assert (await client("send", AGENT, "after")).code == 0
+    await follower.stdout_until(b"got:'after'")
+    assert (await client("send", AGENT, "quit")).code == 0
+    assert await follower.wait() == 3
+    raw = bytes(follower.stdout) + await follower.proc.stdout.read()  # type: ignore[union-attr]
+    assert raw == (b"ready\r\nbefore\r\ngot:'before'\r\nafter\r\ngot:'after'\r\nquit\r\n")
