@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
 from .harness import ARTIFACTS, MakeAgent, NewPage, Relay, pane_selector, wait_for_buffer
 
@@ -228,3 +228,49 @@ def test_the_notify_button_asks_for_permission_and_follows_the_answer(
     # Allowed later in the site settings: the page follows.
     page.context.grant_permissions(["notifications"], origin=relay.url)
     expect(button).to_have_text("notifying")
+
+
+def test_a_decision_that_is_no_longer_pending_says_so_and_reaches_nobody(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage, page_errors: list[str]
+) -> None:
+    agent = make_agent("claude-2", name="claude: late")
+    agent.activity("waiting", reason="permission", prompt="Allow Bash: ls?", decision_id="d-1")
+    page = new_page()
+    # Between the relay and this page: once `hold` is set, the agent's status updates no
+    # longer reach the page, so it still shows a request the agent has moved past.
+    hold: list[bool] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            if hold and isinstance(message, str) and '"agent:status"' in message:
+                return
+            ws.send(message)
+
+        server.on_message(to_page)
+        ws.on_message(server.send)
+
+    page.route_web_socket(re.compile(r"/ws/dashboard$"), route)
+    page.goto(f"{relay.url}/#agent=claude-2&token={relay.dashboard_url('operator').split('token=')[1]}")
+    answer = page.locator(pane_selector("claude-2")).locator(".answer")
+    expect(answer.locator(".answer-prompt")).to_have_text("Allow Bash: ls?")
+
+    hold.append(True)
+    agent.activity("waiting", reason="permission", prompt="Allow Bash: rm -rf /tmp/x?", decision_id="d-2")
+    # Sync point: the relay has d-2 once another page (not held) shows it.
+    witness = new_page()
+    witness.goto(relay.dashboard_url("viewer"))
+    expect(row(witness, "claude-2").locator(".agent-preview")).to_have_text("Allow Bash: rm -rf /tmp/x?")
+    expect(answer.locator(".answer-prompt")).to_have_text("Allow Bash: ls?")  # still held
+
+    answer.get_by_role("button", name="Allow", exact=True).click()
+    expect(answer.locator(".answer-result")).to_have_text(
+        "already answered (here, in another dashboard or in the terminal)")
+    expect(answer.get_by_role("button", name="Allow", exact=True)).to_be_disabled()
+    # Sync point: a keystroke from the same page arrives; no decision came before it.
+    page.locator(pane_selector("claude-2")).locator(".xterm").click()
+    page.keyboard.type("k")
+    agent.wait_for(lambda msgs: any(m.get("type") == "terminal:input" for m in msgs))
+    assert agent.of_type("permission:decide") == []
+    assert page_errors == []
