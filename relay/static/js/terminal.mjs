@@ -248,6 +248,11 @@ export class TerminalPane {
     this.stateDot.className = `state-dot state-${agent.state}`;
     const state = agent.state === "exited" ? `exited ${agent.exit_code ?? "?"}` : agent.state;
     setText(this.meta, `${state} · ${agent.cols}×${agent.rows} · ${agent.host}`);
+    this.meta.title = agent.local_terminal
+      ? "A local terminal is attached to this agent: it sets the size, panes adapt"
+      : agent.local_terminal === false
+        ? "No local terminal: the operator typing into a pane sets the size"
+        : "";
     const live = agent.state === "running" || agent.state === "idle";
     this.interruptButton.disabled = !live;
     this.stopButton.disabled = !live;
