@@ -46,7 +46,7 @@ from .client import (
 from .client.queries import EscapeFilter, QueryFilter, alt_screen_as_clear
 from .terminal import LocalTerminal
 
-#: Sent on entering: save the title, alternate screen, clear.
+#: Sent on entering: save the title, alternate screen, clear (then the session's title).
 ENTER = b"\x1b[22;0t\x1b[?1049h\x1b[H\x1b[2J"
 #: Sent on leaving: reset what a program may have switched on in the terminal (mouse
 #: modes, focus events, bracketed paste, application cursor keys and keypad, kitty
@@ -267,6 +267,12 @@ class AttachSession:
 
     # ------------------------------------------------------------------ terminal
 
+    def _title(self) -> bytes:
+        """The window title while attached: which agent, and how to leave."""
+        name = "".join(c for c in self.agent_id if c.isprintable())
+        key = self.options.detach_key.name
+        return f"\x1b]2;{name} (agent-sidecar attach; detach: {key})\x07".encode()
+
     def _finish(self, ending: Ending) -> None:
         if not self._done.done():
             self._done.set_result(ending)
@@ -275,7 +281,7 @@ class AttachSession:
     def _full_screen(self) -> Iterator[None]:
         with self.terminal.raw():
             try:
-                self._write(ENTER)
+                self._write(ENTER + self._title())
                 yield
             finally:
                 with contextlib.suppress(OSError):

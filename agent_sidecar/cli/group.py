@@ -55,4 +55,5 @@ def setup_logging(ctx: click.Context, default: str) -> None:
     "connection that logged it).",
 )
 def main(log_level: str | None, log_format: str) -> None:
-    """Run a command under a PTY and watch and steer it from a web dashboard."""
+    """Run a command under a PTY and watch and steer it from a web dashboard, or from
+    a terminal (ls, tail, attach, send, interrupt, answer, decide)."""
