@@ -146,6 +146,8 @@ class RedisHub:
         self._forget_timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._degraded_logged = False
+        #: Redis lost its data and the resync that repairs it has not completed yet.
+        self._lost_pending = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -352,10 +354,20 @@ class RedisHub:
     async def agent_heartbeat(self, conn: AgentConn, heartbeat: Heartbeat) -> None:
         echo = encode(heartbeat)
         if self._local.get(conn.agent_id) is conn:
-            self._appends.when_received(conn.agent_id, lambda _ok: conn.peer.send_text(echo))
+            # Only once every chunk before it is in Redis, where every relay reads it
+            # (the outage buffer is not enough: docs/protocol.md, the no-loss rule).
+            self._appends.when_received(
+                conn.agent_id, lambda ok: self._echo(conn, echo, ok), stored=True)
         else:
             conn.peer.send_text(echo)
         await self.agent_seen(conn)
+
+    def _echo(self, conn: AgentConn, echo: str, stored: bool) -> None:
+        if stored:
+            conn.peer.send_text(echo)
+        else:  # the relay is closing: the sidecar resends to the next one
+            log.info("agent %s: heartbeat not echoed, its output is not stored",
+                     conn.agent_id)
 
     async def agent_seen(self, conn: AgentConn) -> None:
         if self._local.get(conn.agent_id) is not conn:
@@ -489,13 +501,18 @@ class RedisHub:
     async def _resync(self) -> None:
         """Redis answers again (or for the first time): put this relay's part back."""
         await self._liveness.beat()
+        snap, lost = await self._store.sync(self._applied.value)
+        # Sticky until this resync completes: the next sync would not see the loss again.
+        lost = self._lost_pending = lost or self._lost_pending
+        if lost:
+            await self._restore(set(snap.records))
         for agent_id in list(self._local):
             await self._reassert(agent_id)
         await self._appends.flush()
         for agent_id, conn_id in list(self._to_detach.items()):
             await self._detach_in_redis(agent_id, conn_id)
             self._to_detach.pop(agent_id, None)
-        snap, lost = await self._store.sync(self._applied.value)
+        snap = await self._store.snapshot()
         missing = sorted(set(self._agents) - set(snap.records))
         if lost:  # the others get one liveness period to write their agents back
             log.warning("relay %s: redis lost its data; restoring live agents", self.relay_id)
@@ -511,10 +528,38 @@ class RedisHub:
             if old is None or old.version != record.version:
                 self._apply(agent_id, record)
         self._applied.advance(snap.version)
+        self._lost_pending = False
         await self._presence.rejoined()
         if self._degraded_logged:
             log.info("relay %s: redis is back", self.relay_id)
             self._degraded_logged = False
+
+    async def _restore(self, present: set[str]) -> None:
+        """Redis lost its data: write back every record this relay's copy holds that is
+        not there (the live agents of this relay are reasserted next). Their output is
+        gone with Redis: a restored record's retained range starts at its end, so a
+        reader is told of the gap. An agent whose sidecar left while Redis was away is
+        restored with that connection, so the output this relay still buffers for it
+        is appended before its detach."""
+        now = self._clock()
+        for agent_id, record in sorted(self._agents.items()):
+            if agent_id in present or agent_id in self._local:
+                continue
+            info = record.info
+            conn_id = self._to_detach.get(agent_id, "")
+            if info.state != "exited":
+                info = dataclasses.replace(
+                    info, state="disconnected",
+                    state_since=info.state_since if info.state == "disconnected" else now)
+            confirmed = self._confirmed_end.get(agent_id)
+            # With a connection the buffered output starts at what Redis had confirmed.
+            end = confirmed if conn_id and confirmed is not None else max(
+                info.offset, confirmed or 0)
+            await self._store.restore(info, conn_id, self.relay_id, now, end,
+                                      now + self._forget_after)
+        if self._agents:
+            log.warning("relay %s: redis lost its data; agents written back, their output "
+                        "before the loss announced as a gap", self.relay_id)
 
     async def _reassert(self, agent_id: str) -> bool:
         """Write a live local agent back into Redis (it lost the record, or a sweeper

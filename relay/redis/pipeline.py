@@ -29,10 +29,12 @@ scrollback of) output for the next attempt, local subscribers get queued and new
 at once (the local view stays live), and the writer retries with backoff or when
 :meth:`Appends.flush` (the hub's resynchronisation) wakes it.
 
-"Received" for a heartbeat echo (:meth:`Appends.when_received`): every chunk queued
-before it was appended (stored, or refused because the connection is no longer the live
-one) or dropped by the bound, or - while Redis is unreachable - is held in the outage
-buffer, this relay's memory, which is what a single in-memory relay promises too.
+"Received" (:meth:`Appends.when_received`): every chunk queued before it was appended
+(stored, or refused because the connection is no longer the live one) or dropped by the
+bound (the next append records the gap), or - while Redis is unreachable - is held in
+the outage buffer. A heartbeat echo asks for ``stored``: the outage buffer does not
+count, since a Redis that comes back without its data, or the relay dying, would lose
+what it holds; the sidecar keeps its copy until the echo.
 """
 
 from __future__ import annotations
@@ -81,6 +83,9 @@ class _Pipe:
     #: (sequence number, callback): called with True once every chunk up to it is
     #: resolved, False when an append fails first.
     marks: deque[tuple[int, Callable[[bool], None]]] = field(default_factory=deque)
+    #: The same for callers that wait for Redis itself (``stored=True``): an outage
+    #: does not answer them, the append after it does.
+    stored: deque[tuple[int, Callable[[bool], None]]] = field(default_factory=deque)
     outage: bool = False
     task: asyncio.Task[None] | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -150,15 +155,21 @@ class Appends:
         if pipe.task is None:
             pipe.task = asyncio.create_task(self._run(agent_id, pipe), name="redis-append")
 
-    def when_received(self, agent_id: str, callback: Callable[[bool], None]) -> None:
+    def when_received(
+        self, agent_id: str, callback: Callable[[bool], None], *, stored: bool = False
+    ) -> None:
         """Call ``callback`` once every chunk pushed so far is received (see the module
         docstring): at once when nothing is pending or Redis is unreachable, else with
-        True after the append that resolves the last of them, False if one fails first."""
+        True after the append that resolves the last of them, False if one fails first.
+        With ``stored``, an outage is no answer: the callback waits for the append after
+        it (True), or for :meth:`close` (False)."""
         pipe = self._pipes.get(agent_id)
         if self._closed:
             callback(False)
         elif pipe is None or pipe.low() > pipe.pushed:
             callback(True)
+        elif stored:
+            pipe.stored.append((pipe.pushed, callback))
         elif pipe.outage:
             callback(False)
         else:
@@ -194,6 +205,8 @@ class Appends:
                 await task
         for pipe in self._pipes.values():
             marks, pipe.marks = pipe.marks, deque()
+            marks += pipe.stored
+            pipe.stored = deque()
             for _seq, callback in marks:
                 callback(False)
         self._pipes.clear()
@@ -297,8 +310,9 @@ class Appends:
 
     def _resolve(self, pipe: _Pipe) -> None:
         low = pipe.low()
-        while pipe.marks and pipe.marks[0][0] < low:
-            pipe.marks.popleft()[1](True)
+        for marks in (pipe.marks, pipe.stored):
+            while marks and marks[0][0] < low:
+                marks.popleft()[1](True)
 
 
 def _setter(future: asyncio.Future[bool]) -> Callable[[bool], None]:

@@ -199,6 +199,37 @@ publish()
 return tonumber(redis.call('HGET', rec, 'v'))
 """
 
+# After Redis lost its data: write back a record that a relay's copy still holds.
+# ARGV: 3 conn ('' when no sidecar is connected), 4 relay ('' with no conn), 5 static,
+# 6 state, 7 pid, 8 cols, 9 rows, 10 exit_code, 11 now, 12 end (its output is lost: start
+# = end, so readers are told of a gap), 13 state_since ('' unknown), 14 activity,
+# 15 signal, 16 forget_at (used with no conn).
+# A record that exists is left alone, except that a restore with a connection claims one
+# that has none (another relay restored it first; this one holds output of that
+# connection to append). -> 1 written, 0 left alone
+RESTORE_LUA = _PRELUDE + """
+if redis.call('EXISTS', rec) == 1 then
+  if ARGV[3] == '' or (redis.call('HGET', rec, 'conn') or '') ~= '' then return 0 end
+  redis.call('HSET', rec, 'conn', ARGV[3], 'relay', ARGV[4])
+else
+  local since = ARGV[13]
+  if since == '' then since = ARGV[11] end
+  redis.call('HSET', rec, 'static', ARGV[5], 'state', ARGV[6], 'pid', ARGV[7],
+             'cols', ARGV[8], 'rows', ARGV[9], 'exit_code', ARGV[10], 'seen', ARGV[11],
+             'conn', ARGV[3], 'relay', ARGV[4], 'activity', ARGV[14], 'signal', ARGV[15],
+             'end', ARGV[12], 'start', ARGV[12], 'since', since)
+  redis.call('SADD', agents, id)
+end
+if ARGV[3] ~= '' then
+  redis.call('HSET', live, id, ARGV[4])
+  redis.call('ZREM', forget, id)
+else
+  redis.call('ZADD', forget, ARGV[16], id)
+end
+publish()
+return 1
+"""
+
 # KEYS: agents set, seq, epoch.  ARGV: record key prefix, a new epoch id (set when none)
 # -> {seq, epoch, id, fields, id, fields, ...}
 SNAPSHOT_LUA = """
@@ -266,6 +297,7 @@ class AgentStore:
         self._sweep_dead = client.register_script(SWEEP_DEAD_LUA)
         self._forget = client.register_script(FORGET_LUA)
         self._reassert = client.register_script(REASSERT_LUA)
+        self._restore = client.register_script(RESTORE_LUA)
         self._snapshot = client.register_script(SNAPSHOT_LUA)
         #: The epoch of the last :meth:`sync` (None before the first).
         self._epoch: str | None = None
@@ -356,6 +388,24 @@ class AgentStore:
             ),
         )
         return int(res)
+
+    async def restore(
+        self, info: AgentInfo, conn_id: str, relay_id: str, now: float, end: int,
+        forget_at: float,
+    ) -> bool:
+        """Write a record back after Redis lost it (RESTORE_LUA): ``info`` as this relay's
+        copy has it; ``conn_id`` of a connection whose output this relay still holds, or
+        ''. False when the record exists (and was not claimed)."""
+        res = await self._restore(
+            keys=self._keys_for(info.agent_id),
+            args=self._args(
+                info.agent_id, conn_id, relay_id if conn_id else "", static_of(info),
+                info.state, opt_int(info.pid), info.cols, info.rows, opt_int(info.exit_code),
+                num(now), end, opt_num(info.state_since), opt_activity(info.activity),
+                info.signal or "", num(forget_at),
+            ),
+        )
+        return bool(res)
 
     async def get(self, agent_id: str) -> Record | None:
         raw = await self._client.hgetall(self._keys.agent(agent_id))
