@@ -138,6 +138,8 @@ class RedisHub:
         self._local: dict[str, AgentConn] = {}
         #: The state each local agent last reported (what to write back after a sweep).
         self._live_state: dict[str, AgentInfoState] = {}
+        #: The last status each local agent sent (its exit code, for a write-back).
+        self._last_status: dict[str, AgentStatus] = {}
         self._local_version: dict[str, int] = {}
         self._confirmed_end: dict[str, int] = {}
         self._to_detach: dict[str, str] = {}
@@ -271,6 +273,7 @@ class RedisHub:
             old.peer.close(CloseCode.REPLACED, "replaced by a newer connection")
         self._local[agent_id] = conn
         self._live_state[agent_id] = "running"
+        self._last_status.pop(agent_id, None)
         self._local_version[agent_id] = attached.version
         self._confirmed_end[agent_id] = attached.end
         self._to_detach.pop(agent_id, None)
@@ -287,6 +290,7 @@ class RedisHub:
             return
         del self._local[agent_id]
         self._live_state.pop(agent_id, None)
+        self._last_status.pop(agent_id, None)
         self._local_version.pop(agent_id, None)
         try:
             if not await self._appends.received(agent_id):
@@ -314,6 +318,7 @@ class RedisHub:
         if self._local.get(agent_id) is not conn:
             return
         self._live_state[agent_id] = status.state
+        self._last_status[agent_id] = status
         now = self._clock()
         record = self._agents.get(agent_id)
         info = status_info(
@@ -525,7 +530,8 @@ class RedisHub:
             self._apply(agent_id, None)
         for agent_id, record in sorted(snap.records.items()):
             old = self._agents.get(agent_id)
-            if old is None or old.version != record.version:
+            # After a loss versions start over: an equal number says nothing.
+            if lost or old is None or old.version != record.version:
                 self._apply(agent_id, record)
         self._applied.advance(snap.version)
         self._lost_pending = False
@@ -571,6 +577,12 @@ class RedisHub:
         end = self._confirmed_end.get(agent_id, 0)
         info = dataclasses.replace(record.info, offset=end)
         live = self._live_state.get(agent_id)
+        status = self._last_status.get(agent_id)
+        if status is not None:
+            # The copy may hold another relay's write-back (after a data loss) by now.
+            info = dataclasses.replace(info, pid=status.pid, cols=status.cols,
+                                       rows=status.rows, exit_code=status.exit_code,
+                                       signal=status.signal)
         if live is not None and info.state != live:
             # A sweeper took this relay for dead: the copy says "disconnected", but the
             # sidecar is here and last reported ``live``.
@@ -634,6 +646,7 @@ class RedisHub:
             log.info("agent %s: replaced by a connection on relay %s", agent_id, record.relay)
             del self._local[agent_id]
             self._live_state.pop(agent_id, None)
+            self._last_status.pop(agent_id, None)
             self._local_version.pop(agent_id, None)
             self._routing.fail_conn(local, REPLACED_BEFORE_ACK)
             local.peer.close(CloseCode.REPLACED, "replaced by a newer connection")
