@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -124,7 +125,23 @@ def origin_allowed(request: web.Request, config: RelayConfig) -> bool:
         return True
     host = request.headers.get("Host", "").strip().lower()
     parts = urlsplit(origin)
-    return bool(host) and parts.scheme in ("http", "https") and parts.netloc == host
+    if not host or parts.scheme not in ("http", "https") or parts.netloc != host:
+        return False
+    # DNS rebinding: a page of attacker.example whose name now resolves to 127.0.0.1
+    # sends that name as Host and Origin alike. A relay that listens on loopback is
+    # reached by loopback names only (other names: --public-url, --allowed-origin).
+    return not is_loopback(config.host) or is_loopback(parts.hostname or "")
+
+
+def is_loopback(name: str) -> bool:
+    """``localhost`` (and its subdomains, RFC 6761) or a loopback IP address."""
+    name = name.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def forbidden_origin(request: web.Request) -> web.Response:
