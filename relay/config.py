@@ -66,6 +66,9 @@ class RelayConfig:
     dead_after: float = 45.0
     #: How long shutdown waits for sockets to close after sending 1001.
     shutdown_timeout: float = 5.0
+    #: A connection must send a complete request head within this long of opening it
+    #: (or of its previous response); else it is closed.
+    header_timeout: float = 10.0
     redis_url: str | None = field(default=None, repr=False)
     #: With Redis: a relay's liveness key lives this long without a refresh (refreshed
     #: every third of it); its agents turn ``disconnected`` elsewhere after that plus
@@ -123,6 +126,7 @@ class RelayConfig:
             "heartbeat_interval",
             "dead_after",
             "shutdown_timeout",
+            "header_timeout",
             "redis_liveness_ttl",
             "redis_sweep_interval",
             "notify_retry_delay",

@@ -38,8 +38,11 @@ def _url_host(host: str) -> str:
 
 async def start_relay(config: RelayConfig) -> RunningRelay:
     app = create_app(config)
+    # aiohttp's keep-alive timer also runs from the moment a connection opens until its
+    # first request head is complete: it is the header timeout (default: an hour).
     runner = web.AppRunner(
-        app, handle_signals=False, access_log=None, shutdown_timeout=config.shutdown_timeout
+        app, handle_signals=False, access_log=None, shutdown_timeout=config.shutdown_timeout,
+        keepalive_timeout=config.header_timeout,
     )
     await runner.setup()
     try:
