@@ -167,13 +167,15 @@ class Steering:
             await self._until_read()
             await asyncio.sleep(self.paste_gap if paste else self.submit_gap)
         await child.send(b"\r")
-        # Keys that follow must not share the Enter's read (that is a paste again).
+        # Keys that follow must not share the Enter's read (that is a paste again); a
+        # program busy with the line holds them back for a second at most.
         with contextlib.suppress(SubmitFailed):
-            await self._until_read()
+            await self._until_read(min(self.submit_timeout, 1.0))
 
-    async def _until_read(self) -> None:
+    async def _until_read(self, timeout: float | None = None) -> None:
         """Wait until the program has read everything written to it so far."""
-        deadline = self._loop.time() + self.submit_timeout
+        limit = self.submit_timeout if timeout is None else timeout
+        deadline = self._loop.time() + limit
         while True:
             unread = self._child.unread_input()
             if unread == 0:
@@ -186,7 +188,7 @@ class Steering:
                 return
             if self._loop.time() >= deadline:
                 raise SubmitFailed(
-                    f"the command did not read the text within {self.submit_timeout:g} s; "
+                    f"the command did not read the text within {limit:g} s; "
                     "Enter was not sent"
                 )
             await asyncio.sleep(self._poll)
