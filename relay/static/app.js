@@ -8,7 +8,7 @@
 // The agent in front is named in the fragment (#agent=ID): a link that can be
 // bookmarked and shared, and that the phone's back button walks through.
 
-import { Notifier, tabTitle } from "./js/attention.mjs";
+import { Notifier, needsYou, tabTitle } from "./js/attention.mjs";
 import { Connection, Subscriptions } from "./js/connection.mjs";
 import { byId, el, setText } from "./js/dom.mjs";
 import { FleetView } from "./js/fleet.mjs";
@@ -358,7 +358,10 @@ class App {
     const front = this.workspace.front;
     const info = front ? this.fleet.get(front) : null;
     const frontName = this.workspace.showingTerminal && front ? (info?.name || front) : null;
-    const title = tabTitle(this.fleet.waitingCount(), frontName);
+    const waiting = this.fleet.waitingCount();
+    // The back button (phones) counts the others: the one in front shows its question.
+    this.workspace.setWaitingCount(waiting - (info && needsYou(info) ? 1 : 0));
+    const title = tabTitle(waiting, frontName);
     if (document.title !== title) document.title = title;
   }
 

@@ -20,7 +20,7 @@ import { attachTouchScroll } from "./touchscroll.mjs";
  * @typedef {import("./fleet.mjs").AgentInfo} AgentInfo
  * @typedef {{ok: boolean, error?: string}} AckResult
  * @typedef {{pane: TerminalPane, answer: AnswerBar, search: PaneSearch,
- *   presence: PresenceLine, activity: HTMLElement, restoring: boolean,
+ *   presence: PresenceLine, activity: HTMLElement, back: HTMLElement, restoring: boolean,
  *   detach: () => void}} Slot
  */
 
@@ -78,6 +78,8 @@ export class Workspace {
     this.canType = false;
     /** On a phone: the front terminal fills the screen (false: the fleet does). */
     this.showingTerminal = false;
+    /** Agents that need a person (shown on the back buttons: the list is hidden). */
+    this.waiting = 0;
   }
 
   get size() {
@@ -216,6 +218,21 @@ export class Workspace {
     slot.pane.element.classList.toggle("needs-you", stateClass(info) === "activity-waiting");
   }
 
+  /** How many other agents need a person; a phone's back button says so.
+   * @param {number} count */
+  setWaitingCount(count) {
+    this.waiting = count;
+    for (const slot of this.slots.values()) this._renderBack(slot.back);
+  }
+
+  /** @param {HTMLElement} back */
+  _renderBack(back) {
+    back.dataset.count = String(this.waiting);
+    back.setAttribute("aria-label", this.waiting > 0
+      ? `Back to the agents (${this.waiting} ${this.waiting === 1 ? "needs" : "need"} you)`
+      : "Back to the agents");
+  }
+
   /** @param {import("./presence.mjs").PresenceMessage} msg */
   onPresence(msg) {
     this.slots.get(msg.agent_id)?.presence.update(msg);
@@ -254,6 +271,7 @@ export class Workspace {
       className: "icon-btn pane-back", text: "‹", attrs: { type: "button", "aria-label": "Back to the agents" },
       title: "Back to the list of agents", on: { click: () => this.onBack() },
     });
+    this._renderBack(back);
     const activity = el("span", { className: "pane-activity" });
     const search = new PaneSearch(pane.term, { onClose: () => pane.focus() });
     const searchButton = el("button", {
@@ -308,7 +326,7 @@ export class Workspace {
       },
     });
     const detach = attachTouchScroll(body, pane.term);
-    const slot = { pane, answer, search, presence, activity, restoring: restore, detach };
+    const slot = { pane, answer, search, presence, activity, back, restoring: restore, detach };
     this._trackScroll(slot);
     return slot;
   }

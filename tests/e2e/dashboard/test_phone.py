@@ -187,3 +187,29 @@ def test_touch_scrolls_through_the_scrollback(
     touch("touchEnd", 0)
     page.wait_for_function(f"(sel) => ({viewport_y})(sel) < {bottom - 10}", arg=pane_selector("long"))
     assert page_errors == []
+
+
+def test_in_a_terminal_the_back_button_counts_the_agents_that_need_you(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage, page_errors: list[str]
+) -> None:
+    here = make_agent("here")
+    here.output("$ ")
+    other = make_agent("other", name="other agent")
+    page = new_page(W, H, phone=True)
+    page.goto(relay.dashboard_url("operator"))
+    row(page, "here").tap()
+    back = page.locator(pane_selector("here")).locator(".pane-back")
+    expect(back).to_be_visible()
+    expect(back).to_have_attribute("aria-label", "Back to the agents")
+    other.activity("waiting", reason="question", prompt="Proceed?")
+    expect(back).to_have_attribute("data-count", "1")
+    expect(back).to_have_attribute("aria-label", "Back to the agents (1 needs you)")
+    page.screenshot(path=str(ARTIFACTS / "phone-back-count.png"))
+    # The agent in front waiting too: its question is on screen, the count is the others.
+    here.activity("waiting", reason="confirm", prompt="Really?")
+    expect(page.locator(pane_selector("here")).locator(".answer")).to_be_visible()
+    expect(back).to_have_attribute("data-count", "1")
+    expect(page).to_have_title("(2) here · agent-sidecar")
+    other.activity("working")
+    expect(back).to_have_attribute("data-count", "0")
+    assert page_errors == []
