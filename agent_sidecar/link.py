@@ -55,7 +55,6 @@ from relay.protocol import (
 from .backoff import backoff_delay
 from .config import LinkConfig
 from .retention import Retention
-from .wsdirect import DirectWriter
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +64,6 @@ FINAL_CLOSE_CODES = frozenset(
 
 #: Smallest output frame payload the link shrinks to after a 1009 (message too big).
 MIN_CHUNK_BYTES = 4096
-
-#: Output up to this size may be written directly from the PTY callback (echoes, prompts).
-DIRECT_MAX_BYTES = 16 * 1024
 
 ControlMessage = (
     CommandRequest | TerminalInput | TerminalResize | CommandInterrupt | PermissionDecide
@@ -119,7 +115,6 @@ class _Conn:
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse, sent: int, resume_to: int) -> None:
         self.ws = ws
-        self.direct = DirectWriter(ws)
         self.sent = sent
         self.status_version = -1
         self.activity_version = -1
@@ -132,8 +127,6 @@ class _Conn:
         #: confirms), and how many periodic ones are due.
         self.probes: dict[float, int] = {}
         self.heartbeats_due = 0
-        #: The sender task is parked with nothing to do (a small output may skip it).
-        self.idle = False
 
 
 class Link:
@@ -181,8 +174,6 @@ class Link:
             asyncio.get_running_loop().create_future()
         )
         self.connected = asyncio.Event()
-        #: Output frames written directly from :meth:`wake` (not by the sender task).
-        self.direct_frames = 0
         #: Bytes the relay will never get (dropped before they could be sent).
         self.gap_bytes = 0
         #: Output coalescing: the stream end at the last wake, whether the last append
@@ -201,39 +192,14 @@ class Link:
         """New output is in the retention buffer.
 
         A large append (the PTY is streaming) does not wake the sender while it holds
-        output to coalesce it; a small one (a keystroke echo, the end of a burst) does,
-        or, when the sender is idle, goes out from here in one direct write.
+        output to coalesce it; a small one (a keystroke echo, the end of a burst) does.
         """
         end = self.retention.end
         grew = end - self._seen_end
         self._seen_end = end
         self._streaming = grew >= self.config.coalesce_read_bytes
         if self._hold_until is None or not self._streaming:
-            if not self._send_small_now():
-                self._wake.set()
-
-    def _send_small_now(self) -> bool:
-        """Write a small output frame now, skipping the sender task; False if not possible
-        (the sender is busy or has replies or a status to send first, or it is big)."""
-        conn = self._current
-        if (
-            conn is None
-            or not conn.idle
-            or self._replies
-            or conn.status_version != self._status_version
-        ):
-            return False
-        ret = self.retention
-        size = ret.end - conn.sent
-        if not 0 < size <= min(DIRECT_MAX_BYTES, self._max_chunk) or conn.sent < ret.start:
-            return False
-        first, data = ret.read(conn.sent, size)
-        if not conn.direct.send_now(self._output_frame(first, data)):
-            return False
-        conn.sent = first + len(data)
-        self.direct_frames += 1
-        self._progress()
-        return True
+            self._wake.set()
 
     def backlog(self) -> int | None:
         """Bytes retained and not yet sent on the live connection; None when there is
@@ -597,11 +563,7 @@ class Link:
             if all_sent and conn.drain_ts is None and conn.status_version == self._status_version:
                 conn.drain_ts = await self._send_heartbeat(conn)
                 continue
-            conn.idle = True
-            try:
-                await self._wake.wait()
-            finally:
-                conn.idle = False
+            await self._wake.wait()
 
     async def _hold(self, conn: _Conn, max_chunk: int) -> bool:
         """Coalesce a streaming burst: True if output was held (look again after).

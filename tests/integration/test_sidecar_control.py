@@ -205,21 +205,18 @@ async def test_an_interrupt_is_not_held_up_by_input_the_command_never_reads(
     assert await sidecar.result() == 0
 
 
-async def test_keystroke_echoes_go_out_directly_and_arrive_exactly(
+async def test_keystroke_echoes_typed_one_at_a_time_arrive_exactly(
     live_relay: RunningRelay,
     make_run_config: Callable[..., RunConfig],
     start_sidecar: Callable[[RunConfig], Sidecar],
     dashboard: Callable[[RunningRelay], Awaitable[Dashboard]],
 ) -> None:
-    """Typed one key at a time, each echo is written from the PTY callback (not the
-    sender task), and the stream is still exact and in order."""
+    """Typed one key at a time, each echo reaches the dashboard, and the stream is exact
+    and in order."""
     dash = await dashboard(live_relay)
     sidecar = start_sidecar(make_run_config(live_relay.url, py(ECHO_LINE)))
     # The whole line first: the kernel may put an echo between "ready" and its "\r\n".
     await dash.until_output(b"ready\r\n")
-    link = sidecar.runner.link
-    assert link is not None
-    before = link.direct_frames
     typed = "".join(chr(ord("a") + i % 26) for i in range(40))
     for i, key in enumerate(typed):
         await dash.send("terminal:input", agent_id="itest-agent", data=key)
@@ -227,7 +224,6 @@ async def test_keystroke_echoes_go_out_directly_and_arrive_exactly(
     await dash.send("terminal:input", agent_id="itest-agent", data="\r")
     await dash.until_output(b"got:" + typed.encode())
     assert dash.stream.count(typed.encode()) == 2  # the echo, then the program's line
-    assert link.direct_frames - before >= len(typed) // 2
     assert await sidecar.result() == 0
 
 
