@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestClient
 from relay.app import create_app
 from relay.auth import mint_token
 from relay.config import RelayConfig
+from tests.timing import scale
 from tests.tools import TOOLS, in_ci
 from tests.wsclient import JsonDict, WsPeer
 
@@ -54,6 +55,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
         skipped[missing] = skipped.get(missing, 0) + len(needing)
     config.stash[SKIPPED_FOR] = skipped
+    _scale_test_timeouts(config, items)
+
+
+def _scale_test_timeouts(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest-timeout's limit (a test's own ``timeout`` marker, else --timeout or the
+    ini value) times AGENT_SIDECAR_TEST_TIMEOUT_SCALE (tests/timing.py)."""
+    factor = scale()
+    if factor == 1:
+        return
+    default = config.getoption("timeout", None) or config.getini("timeout") or 0
+    for item in items:
+        marker = item.get_closest_marker("timeout")
+        base = float(marker.args[0] if marker and marker.args else default)
+        if base > 0:
+            kwargs = dict(marker.kwargs) if marker else {}
+            item.add_marker(pytest.mark.timeout(base * factor, **kwargs), append=False)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

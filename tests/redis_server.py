@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from tests.timing import deadline
+
 REDIS_SERVER = shutil.which("redis-server")
 
 
@@ -43,7 +45,7 @@ class RedisServer:
         )
         client = aioredis.Redis.from_url(self.url, socket_connect_timeout=0.5)
         try:
-            async with asyncio.timeout(timeout):
+            async with deadline(timeout):
                 while True:
                     if self.proc.returncode is not None:
                         raise RuntimeError(f"redis-server exited with {self.proc.returncode}")
@@ -63,7 +65,7 @@ class RedisServer:
             proc.kill()
         else:
             proc.terminate()
-        async with asyncio.timeout(10):
+        async with deadline(10):
             await proc.wait()
 
     def client(self, **kwargs: object) -> aioredis.Redis:

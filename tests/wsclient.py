@@ -6,7 +6,6 @@ received instead of hanging; nothing here sleeps.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import Any
 from aiohttp import ClientWebSocketResponse, WSMsgType
 
 from relay.protocol import decode_binary_output
+from tests.timing import deadline
 
 JsonDict = dict[str, Any]
 
@@ -30,7 +30,7 @@ class ClosedError(AssertionError):
 class WsPeer:
     """One client connection (``ws``) with helpers; ``.ws`` stays available."""
 
-    def __init__(self, ws: ClientWebSocketResponse, timeout: float = 5.0) -> None:
+    def __init__(self, ws: ClientWebSocketResponse, timeout: float | None = 5.0) -> None:
         self.ws = ws
         self.timeout = timeout
 
@@ -59,7 +59,7 @@ class WsPeer:
 
     async def frame(self) -> tuple[WSMsgType, Any]:
         """The next data frame as ``(type, data)``; raises :class:`ClosedError` on close."""
-        async with asyncio.timeout(self.timeout):
+        async with deadline(self.timeout):
             msg = await self.ws.receive()
         if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
             raise ClosedError(self.ws.close_code)
@@ -102,7 +102,7 @@ class WsPeer:
 
     async def closed(self) -> int | None:
         """Read until the relay closes; the close code."""
-        async with asyncio.timeout(self.timeout):
+        async with deadline(self.timeout):
             while True:
                 msg = await self.ws.receive()
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from relay.appkeys import CONNECTIONS
+from tests.timing import deadline
 from tests.wsclient import output_bytes
 
 CHUNK = 16 * 1024
@@ -66,7 +67,7 @@ async def test_a_stalled_dashboard_is_closed_4503_while_a_fast_one_gets_every_by
         await agent.output("a1", len(expected), data)
         expected += data
         i += 1
-    async with asyncio.timeout(30):
+    async with deadline(30):
         while len(got) < len(expected) and not reader.done():
             progress.clear()
             waiter = asyncio.ensure_future(progress.wait())

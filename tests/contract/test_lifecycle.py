@@ -19,6 +19,7 @@ from relay.hub.interface import DashboardConn
 from relay.hub.local import LocalHub
 from relay.server import start_relay
 from tests.conftest import SECRET
+from tests.timing import deadline
 from tests.wsclient import WsPeer
 
 
@@ -50,7 +51,7 @@ async def test_an_internal_error_closes_1011_without_its_text(
     relay = await aiohttp_client(create_app(relay_config, hub=hub))
     dash = await connect_dashboard(relay)
     await dash.send("subscribe", agent_id="a1")
-    async with asyncio.timeout(5):
+    async with deadline(5):
         msg = await dash.ws.receive()
     assert (msg.type, dash.ws.close_code) == (aiohttp.WSMsgType.CLOSE, 1011)
     assert "secret" not in (msg.extra or "")
@@ -88,7 +89,7 @@ async def test_sigterm_closes_sockets_with_1001_and_exits_0(make_token: Any) -> 
         # Other lines may come first (a warning when the xterm.js files were not fetched).
         seen: list[str] = []
         match = None
-        async with asyncio.timeout(20):
+        async with deadline(20):
             while match is None:
                 line = (await proc.stderr.readline()).decode()
                 assert line, f"the relay exited before listening: {seen}"
@@ -100,7 +101,7 @@ async def test_sigterm_closes_sockets_with_1001_and_exits_0(make_token: Any) -> 
             await ws.expect("dashboard:connected")
             proc.send_signal(signal.SIGTERM)
             assert await ws.closed() == 1001
-        async with asyncio.timeout(20):
+        async with deadline(20):
             assert await proc.wait() == 0
     finally:
         if proc.returncode is None:

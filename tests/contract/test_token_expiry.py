@@ -7,7 +7,6 @@ nothing sleeps. Tokens live 2 s (``exp`` is whole seconds, so 1-2 s from now).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -16,6 +15,7 @@ from aiohttp import WSMsgType
 from relay.auth import mint_token
 from relay.protocol import Role
 from tests.conftest import SECRET
+from tests.timing import deadline
 from tests.wsclient import WsPeer
 
 SHORT_TTL = 2
@@ -31,7 +31,7 @@ def _short_token(role: Role, sub: str, now: float) -> tuple[str, float]:
 
 async def _close_of(peer: WsPeer, timeout: float = 5.0) -> tuple[int | None, str]:
     """Read (discarding output) until the relay closes; its close code and reason."""
-    async with asyncio.timeout(timeout):
+    async with deadline(timeout):
         while True:
             msg = await peer.ws.receive()
             if msg.type is WSMsgType.CLOSE:

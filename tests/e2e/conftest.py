@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import signal
@@ -26,8 +25,8 @@ import aiohttp
 import pytest
 
 from relay.auth import mint_token
-from relay.protocol import Direction, decode
-from tests.integration.conftest import WAIT, Dashboard, free_port
+from tests.integration.conftest import WAIT, Dashboard, connect_dashboard_to, free_port
+from tests.timing import deadline
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -60,7 +59,7 @@ class Cli:
             if m := regex.search(seen):
                 return m
         assert self.proc.stderr is not None
-        async with asyncio.timeout(timeout):
+        async with deadline(timeout):
             while True:
                 raw = await self.proc.stderr.readline()
                 if not raw:
@@ -75,7 +74,7 @@ class Cli:
     async def stdout_until(self, sentinel: bytes, timeout: float = WAIT) -> bytes:
         """Read stdout (when piped) until ``sentinel`` has appeared."""
         assert self.proc.stdout is not None
-        async with asyncio.timeout(timeout):
+        async with deadline(timeout):
             while sentinel not in self.stdout:
                 chunk = await self.proc.stdout.read(65536)
                 if not chunk:
@@ -85,13 +84,13 @@ class Cli:
 
     async def rest_of_stderr(self, timeout: float = WAIT) -> str:
         assert self.proc.stderr is not None
-        async with asyncio.timeout(timeout):
+        async with deadline(timeout):
             rest = await self.proc.stderr.read()
         self.stderr_lines.extend(rest.decode(errors="replace").splitlines())
         return "\n".join(self.stderr_lines)
 
     async def wait(self, timeout: float = WAIT) -> int:
-        async with asyncio.timeout(timeout):
+        async with deadline(timeout):
             return await self.proc.wait()
 
     def signal(self, sig: int) -> None:
@@ -141,27 +140,13 @@ def start_relay_proc(
 async def dashboard_at(
     secret: bytes,
 ) -> AsyncIterator[Callable[..., Awaitable[Dashboard]]]:
-    sessions: list[aiohttp.ClientSession] = []
+    async with aiohttp.ClientSession() as session:
 
-    async def connect(url: str, agent_id: str, token: str | None = None) -> Dashboard:
-        session = aiohttp.ClientSession()
-        sessions.append(session)
-        ws = await session.ws_connect(f"{url}/ws/dashboard")
-        token = token or mint_token(secret, sub="tester", role="operator", ttl=600)
-        await ws.send_str(json.dumps({"type": "dashboard:connect", "protocol": 1, "token": token}))
-        dash = Dashboard(ws, agent_id)
-        first = await ws.receive(timeout=WAIT)
-        connected = decode(first.data, Direction.RELAY_TO_DASHBOARD)
-        for info in getattr(connected, "agents", ()):
-            if info.agent_id == agent_id:
-                dash.infos.append(info)
-                dash.subscribed = True
-                await dash.send("subscribe", agent_id=agent_id, since=0)
-        return dash
+        async def connect(url: str, agent_id: str, token: str | None = None) -> Dashboard:
+            token = token or mint_token(secret, sub="tester", role="operator", ttl=600)
+            return await connect_dashboard_to(session, url, agent_id, token)
 
-    yield connect
-    for session in sessions:
-        await session.close()
+        yield connect
 
 
 @pytest.fixture

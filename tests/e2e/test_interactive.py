@@ -17,6 +17,7 @@ import pytest
 from ptyprocess import PtyProcess
 
 from tests.e2e.conftest import REPO, WAIT
+from tests.timing import deadline
 
 PY = sys.executable
 
@@ -48,7 +49,7 @@ class Terminal:
         self._more.set()
 
     async def expect(self, sentinel: bytes, timeout: float = WAIT) -> None:
-        async with asyncio.timeout(timeout):
+        async with deadline(timeout):
             while sentinel not in self.screen:
                 if self._eof:
                     raise AssertionError(f"terminal closed without {sentinel!r}: {self.screen!r}")
@@ -71,7 +72,7 @@ class Terminal:
 
     async def exit_code(self, timeout: float = WAIT) -> int:
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(timeout):
+        async with deadline(timeout):
             while not self._eof:
                 self._more.clear()
                 await self._more.wait()

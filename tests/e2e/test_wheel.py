@@ -20,6 +20,7 @@ import pytest
 
 from relay.handlers.page import OWN_FILES, VENDOR_FILES
 from tests.e2e.conftest import REPO
+from tests.timing import deadline
 
 pytestmark = [pytest.mark.npm, pytest.mark.network, pytest.mark.timeout(600)]
 
@@ -31,7 +32,7 @@ async def _run(*args: str | Path, cwd: Path, env: dict[str, str]) -> str:
         *map(str, args), cwd=cwd, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
-    async with asyncio.timeout(300):
+    async with deadline(300):
         out, _ = await proc.communicate()
     text = out.decode(errors="replace")
     assert proc.returncode == 0, f"{args} exited {proc.returncode}:\n{text[-3000:]}"
@@ -76,7 +77,7 @@ async def test_a_wheel_installed_in_a_fresh_venv_serves_the_dashboard(tmp_path: 
         assert relay.stderr is not None
         lines: list[str] = []
         match = None
-        async with asyncio.timeout(30):
+        async with deadline(30):
             while match is None:
                 line = (await relay.stderr.readline()).decode()
                 assert line, f"the relay exited: {lines}"

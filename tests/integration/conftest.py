@@ -34,12 +34,15 @@ from relay.protocol import (
     AgentInfo,
     AgentStatusEvent,
     CommandAck,
+    DashboardConnected,
     Direction,
     Error,
     TerminalOutput,
     decode,
 )
 from relay.server import RunningRelay, start_relay
+from tests.timing import deadline
+from tests.wsclient import WsPeer
 
 WAIT = 10.0
 
@@ -111,7 +114,7 @@ class Sidecar:
 
     async def notice(self, fragment: str, timeout: float = WAIT) -> str:
         """The first notice containing ``fragment`` (waits for it)."""
-        async with asyncio.timeout(timeout):
+        async with deadline(timeout):
             while True:
                 for text in self.notices:
                     if fragment in text:
@@ -120,11 +123,11 @@ class Sidecar:
                 await self.noticed.wait()
 
     async def wait(self, event: asyncio.Event, timeout: float = WAIT) -> None:
-        async with asyncio.timeout(timeout):
+        async with deadline(timeout):
             await event.wait()
 
     async def result(self, timeout: float = WAIT) -> int:
-        async with asyncio.timeout(timeout):
+        async with deadline(timeout):
             return await self.task
 
 
@@ -148,7 +151,7 @@ async def start_sidecar() -> AsyncIterator[Callable[[RunConfig], Sidecar]]:
         if child is not None and sidecar.runner.exit is None:
             child.signal_child(signal.SIGKILL)
         try:
-            async with asyncio.timeout(WAIT):
+            async with deadline(WAIT):
                 await sidecar.task
         except (Exception, asyncio.CancelledError):
             sidecar.task.cancel()
@@ -157,8 +160,8 @@ async def start_sidecar() -> AsyncIterator[Callable[[RunConfig], Sidecar]]:
 class Dashboard:
     """A dashboard WebSocket client that records what it sees of one agent."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, agent_id: str) -> None:
-        self.ws = ws
+    def __init__(self, peer: WsPeer, agent_id: str) -> None:
+        self.peer = peer
         self.agent_id = agent_id
         self.stream = bytearray()
         self.stream_start: int | None = None
@@ -173,14 +176,14 @@ class Dashboard:
         return self.infos[-1] if self.infos else None
 
     async def send(self, type_: str, **fields: Any) -> None:
-        await self.ws.send_str(json.dumps({"type": type_, **fields}))
+        await self.peer.send(type_, **fields)
 
     async def _one(self) -> None:
-        msg = await self.ws.receive()
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            raise AssertionError(f"dashboard socket ended: {msg.type} {self.ws.close_code}")
-        raw = json.loads(msg.data)
-        m = decode(msg.data, Direction.RELAY_TO_DASHBOARD)
+        kind, data = await self.peer.frame()  # ClosedError (an AssertionError) at the end
+        if kind is not aiohttp.WSMsgType.TEXT:
+            raise AssertionError(f"dashboard got a {kind.name} frame")
+        raw = json.loads(data)
+        m = decode(data, Direction.RELAY_TO_DASHBOARD)
         if isinstance(m, AgentStatusEvent) and m.agent.agent_id == self.agent_id:
             self.infos.append(m.agent)
             if not self.subscribed:
@@ -198,7 +201,7 @@ class Dashboard:
             self.errors.append(m)
 
     async def until(self, predicate: Callable[[], bool], timeout: float = WAIT) -> None:
-        async with asyncio.timeout(timeout):
+        async with deadline(timeout):
             while not predicate():
                 await self._one()
 
@@ -216,32 +219,37 @@ class Dashboard:
         return self.acks[request_id]
 
 
+async def connect_dashboard_to(
+    session: aiohttp.ClientSession, url: str, agent_id: str, token: str
+) -> Dashboard:
+    """A :class:`Dashboard` of ``agent_id`` on the relay at ``url`` (subscribed to it
+    already when the relay knows it)."""
+    peer = WsPeer(await session.ws_connect(f"{url}/ws/dashboard"), timeout=WAIT)
+    await peer.send("dashboard:connect", protocol=1, token=token)
+    dash = Dashboard(peer, agent_id)
+    kind, data = await peer.frame()
+    assert kind is aiohttp.WSMsgType.TEXT, kind
+    connected = decode(data, Direction.RELAY_TO_DASHBOARD)
+    assert isinstance(connected, DashboardConnected), connected
+    for info in connected.agents:
+        if info.agent_id == agent_id:
+            dash.infos.append(info)
+            dash.subscribed = True
+            await dash.send("subscribe", agent_id=agent_id, since=0)
+    return dash
+
+
 @pytest.fixture
 async def dashboard(
     secret: bytes,
 ) -> AsyncIterator[Callable[[RunningRelay, str], Awaitable[Dashboard]]]:
-    sessions: list[aiohttp.ClientSession] = []
+    async with aiohttp.ClientSession() as session:
 
-    async def connect(relay: RunningRelay, agent_id: str = "itest-agent") -> Dashboard:
-        session = aiohttp.ClientSession()
-        sessions.append(session)
-        ws = await session.ws_connect(f"{relay.url}/ws/dashboard")
-        token = mint_token(secret, sub="tester", role="operator", ttl=600)
-        await ws.send_str(json.dumps({"type": "dashboard:connect", "protocol": 1, "token": token}))
-        dash = Dashboard(ws, agent_id)
-        first = await ws.receive(timeout=WAIT)
-        assert json.loads(first.data)["type"] == "dashboard:connected"
-        connected = decode(first.data, Direction.RELAY_TO_DASHBOARD)
-        for info in getattr(connected, "agents", ()):
-            if info.agent_id == agent_id:
-                dash.infos.append(info)
-                dash.subscribed = True
-                await dash.send("subscribe", agent_id=agent_id, since=0)
-        return dash
+        async def connect(relay: RunningRelay, agent_id: str = "itest-agent") -> Dashboard:
+            token = mint_token(secret, sub="tester", role="operator", ttl=600)
+            return await connect_dashboard_to(session, relay.url, agent_id, token)
 
-    yield connect
-    for session in sessions:
-        await session.close()
+        yield connect
 
 
 async def rest_output(relay_url: str, secret: bytes, agent_id: str) -> tuple[int, bytes]:

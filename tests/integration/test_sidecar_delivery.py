@@ -12,6 +12,7 @@ from agent_sidecar.config import RunConfig
 from relay.config import RelayConfig
 from relay.server import RunningRelay, start_relay
 from tests.integration.conftest import WAIT, Dashboard, Sidecar, free_port, py, rest_output
+from tests.timing import deadline
 
 FIRST_THEN_MORE = (
     "import sys\n"
@@ -24,7 +25,7 @@ FIRST_THEN_MORE = (
 async def _until(predicate: Callable[[], bool], sidecar: Sidecar) -> None:
     """Wait for a condition on the sidecar's link, looking after each loop turn that
     let its tasks run (bounded by WAIT)."""
-    async with asyncio.timeout(WAIT):
+    async with deadline(WAIT):
         while not predicate():
             assert not sidecar.task.done(), sidecar.notices
             await asyncio.sleep(0.005)

@@ -13,6 +13,7 @@ from aiohttp import WSMsgType, web
 from agent_sidecar.config import RunConfig
 from relay.protocol import decode_binary_output
 from tests.integration.conftest import Sidecar, py
+from tests.timing import deadline
 
 TOTAL = 24 * 1024 * 1024
 RAW_BURST = f"""
@@ -76,12 +77,12 @@ async def test_a_relay_that_does_not_read_pauses_the_pty_and_nothing_is_dropped(
         make_run_config(url, py(RAW_BURST), retain_bytes=256 * 1024, max_output_stall=60.0)
     )
     runner = sidecar.runner
-    async with asyncio.timeout(30):  # until the PTY side stops reading: flow control
+    async with deadline(30):  # until the PTY side stops reading: flow control
         while runner.child is None or runner.child._reading or runner.link is None:
             await asyncio.sleep(0.01)
     assert runner.link.gap_bytes == 0
     relay.gate.set()
-    async with asyncio.timeout(30):
+    async with deadline(30):
         await relay.done.wait()
     assert relay.gaps == 0
     assert bytes(relay.stream) == bytes(range(256)) * 256 * (TOTAL // 65536) + b"<<END>>"
@@ -101,10 +102,10 @@ async def test_a_relay_that_stays_behind_holds_the_command_no_longer_than_the_st
     )
     sidecar = start_sidecar(config)
     runner = sidecar.runner
-    async with asyncio.timeout(30):  # the relay reads nothing, yet the command finishes
+    async with deadline(30):  # the relay reads nothing, yet the command finishes
         await runner.exited.wait()
     relay.gate.set()
-    async with asyncio.timeout(30):
+    async with deadline(30):
         await relay.done.wait()
     assert runner.link is not None
     assert runner.link.gap_bytes > 0  # the oldest unsent output was dropped

@@ -20,6 +20,7 @@ from relay.auth import mint_token
 from relay.config import RelayConfig
 from relay.server import RunningRelay, start_relay
 from tests.integration.conftest import Dashboard, Sidecar, free_port, py, rest_output
+from tests.timing import deadline
 
 WAIT_FOR_LINE = "import sys; print('started', flush=True); sys.stdin.readline(); print('finished')"
 
@@ -238,7 +239,7 @@ async def test_a_relay_that_goes_silent_is_treated_as_dead_and_reconnected(
         heartbeat_interval=0.05, dead_after=0.3, drain_timeout=0.1,
     )
     sidecar = start_sidecar(config)
-    async with asyncio.timeout(10):
+    async with deadline(10):
         assert await connections.get() == "itest-agent"
         assert await connections.get() == "itest-agent"  # it gave up on the first one
     release.set()

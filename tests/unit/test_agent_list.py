@@ -10,7 +10,6 @@ reference is always the uncached encoder over the hub's own listing.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import itertools
 from collections.abc import AsyncIterator, Callable
@@ -35,6 +34,7 @@ from relay.protocol import (
 from relay.protocol.codec import encode_agent_info, encode_dashboard_connected
 from relay.redis.hub import RedisHub
 from tests.redis_server import RedisServer, redis_server
+from tests.timing import deadline
 from tests.unit.fakes import AllScope, FakePeer, PrefixScope
 
 __all__ = ["redis_server"]
@@ -214,13 +214,13 @@ async def stored(hub: Hub, conn: AgentConn) -> None:
     assert isinstance(conn.peer, FakePeer)
     conn.peer.frames.clear()
     await hub.agent_heartbeat(conn, Heartbeat(ts=1))
-    async with asyncio.timeout(WAIT):
+    async with deadline(WAIT):
         await conn.peer.wait_for("heartbeat")
 
 
 async def removed(conn: DashboardConn, agent_id: str) -> None:
     assert isinstance(conn.peer, FakePeer)
-    async with asyncio.timeout(WAIT):
+    async with deadline(WAIT):
         while not any(m["agent_id"] == agent_id for m in conn.peer.of_type("agent:removed")):
             conn.peer.changed.clear()
             await conn.peer.changed.wait()

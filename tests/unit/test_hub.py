@@ -9,6 +9,7 @@ import pytest
 from relay.hub.interface import AgentConn, DashboardConn, Hub, HubError, Scope
 from relay.hub.local import LocalHub
 from relay.protocol import AgentHello, AgentStatus, ErrorCode, TerminalOutput
+from tests.timing import deadline
 from tests.unit.fakes import AllScope, FakePeer, PrefixScope
 
 
@@ -291,13 +292,12 @@ async def test_an_ack_from_another_connection_is_ignored() -> None:
 
 
 async def test_forget_after_removes_a_disconnected_agent() -> None:
-    import asyncio
 
     hub = make_hub(forget_after=0.01)
     dash = await dashboard(hub)
     conn = await attach(hub)
     await hub.detach_agent(conn)
-    async with asyncio.timeout(2):
+    async with deadline(2):
         await peer(dash).wait_for("agent:removed")
     assert await hub.get_agent("a1") is None
 

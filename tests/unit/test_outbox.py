@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from relay.handlers.outbox import Outbox
+from tests.timing import deadline
 from tests.unit.fakes import FakeTransport
 
 
 async def _until_sent(transport: FakeTransport, n: int) -> None:
-    async with asyncio.timeout(2):
+    async with deadline(2):
         while len(transport.sent) < n:
             transport.sent_event.clear()
             await transport.sent_event.wait()
@@ -60,14 +61,14 @@ async def test_passing_the_limit_closes_with_4503() -> None:
     box.send_text("123456")
     box.send_text("123456")
     assert box.close_code == 4503
-    async with asyncio.timeout(2):
+    async with deadline(2):
         await box.wait_closed()
     assert transport.closed_with is not None
     assert transport.closed_with[0] == 4503
 
 
 async def _until_blocked(box: Outbox) -> None:
-    async with asyncio.timeout(2):
+    async with deadline(2):
         while box.queued_bytes:
             await asyncio.sleep(0)
 

@@ -6,16 +6,23 @@ import asyncio
 
 from relay.handlers.outbox import Outbox
 from relay.protocol import WireFrame
+from tests.timing import deadline
 from tests.unit.fakes import FakeTransport
 
 
 class DirectFake(FakeTransport):
-    """A transport that takes frames synchronously while ``accept`` is True."""
+    """A transport that takes frames synchronously while ``accept`` is True; ``entered``
+    is set once the writer task is inside :meth:`send`."""
 
     def __init__(self) -> None:
         super().__init__()
         self.accept = True
         self.direct: list[WireFrame] = []
+        self.entered = asyncio.Event()
+
+    async def send(self, frame: WireFrame) -> None:
+        self.entered.set()
+        await super().send(frame)
 
     def send_now(self, frame: WireFrame) -> bool:
         if not self.accept:
@@ -27,7 +34,7 @@ class DirectFake(FakeTransport):
 
 
 async def _until_sent(transport: FakeTransport, n: int) -> None:
-    async with asyncio.timeout(2):
+    async with deadline(2):
         while len(transport.sent) < n:
             transport.sent_event.clear()
             await transport.sent_event.wait()
@@ -37,7 +44,6 @@ async def test_an_idle_outbox_writes_at_once_without_queueing() -> None:
     transport = DirectFake()
     box = Outbox(transport, limit=1000)
     box.start()
-    await asyncio.sleep(0)
     box.send_text("echo")
     box.send_bytes(b"\x01out")
     assert transport.direct == ["echo", b"\x01out"]
@@ -48,7 +54,6 @@ async def test_a_refused_direct_write_queues_and_later_frames_wait_behind_it() -
     transport = DirectFake()
     box = Outbox(transport, limit=1000)
     box.start()
-    await asyncio.sleep(0)
     transport.accept = False
     box.send_text("a")  # the socket is busy: queued
     transport.accept = True
@@ -63,27 +68,24 @@ async def test_frames_never_overtake_one_the_writer_is_still_sending() -> None:
     transport = DirectFake()
     box = Outbox(transport, limit=1000)
     box.start()
-    await asyncio.sleep(0)
     transport.accept = False
     transport.gate.clear()  # the writer's send will block (a peer that does not read)
     box.send_text("1")
-    await asyncio.sleep(0.01)  # the writer took "1" and waits in send()
+    async with deadline(2):
+        await transport.entered.wait()  # the writer took "1" and waits in send()
+    assert transport.sent == []
     transport.accept = True
-    box.send_text("2")
+    box.send_text("2")  # the socket would take it, but "1" is still being written
     transport.gate.set()
     await _until_sent(transport, 2)
     assert transport.sent == ["1", "2"]
-    await asyncio.sleep(0)
-    box.send_text("3")  # idle again: direct
-    assert transport.sent == ["1", "2", "3"]
-    assert transport.direct == ["3"]
+    assert transport.direct == []
 
 
 async def test_nothing_is_written_directly_after_close() -> None:
     transport = DirectFake()
     box = Outbox(transport, limit=1000)
     box.start()
-    await asyncio.sleep(0)
     box.close(1000, "")
     box.send_text("late")
     await box.wait_closed()

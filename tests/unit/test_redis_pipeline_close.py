@@ -17,6 +17,7 @@ from relay.redis.keys import Keys
 from relay.redis.pipeline import Appends
 from relay.redis.stream import OutputStore
 from tests.redis_server import RedisServer, redis_server
+from tests.timing import deadline
 
 __all__ = ["redis_server"]
 
@@ -50,7 +51,7 @@ async def test_close_answers_a_waiter_whose_append_never_completed(
     await client.client_pause(60_000, all=False)
     appends.push("a", "c1", 0, b"held by the pause", None)
     waiter = asyncio.create_task(appends.received("a"))
-    async with asyncio.timeout(10):
+    async with deadline(10):
         await appends.close()
         assert await waiter is False
     appends.push("a", "c1", 17, b"after close", None)  # ignored, starts nothing

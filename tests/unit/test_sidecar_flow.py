@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from agent_sidecar.flow import OutputFlow
+from tests.timing import deadline
 
 
 class Harness:
@@ -56,7 +57,7 @@ async def test_a_stall_ends_after_the_bound_and_no_new_pause_until_caught_up() -
     h = Harness(max_stall=0.01)
     h.backlog = 500
     h.flow.after_read()
-    async with asyncio.timeout(5):
+    async with deadline(5):
         await h.resumed.wait()
     assert h.events == ["pause", "resume"]
     assert not h.flow.paused

@@ -11,6 +11,7 @@ import pytest
 from agent_sidecar.output import IdleClock, OutputPipe
 from agent_sidecar.pty import ExitStatus, child_env
 from agent_sidecar.retention import Retention
+from tests.timing import deadline
 
 
 async def test_complete_characters_go_in_at_once_and_a_split_one_waits_for_its_rest() -> None:
@@ -31,7 +32,7 @@ async def test_a_held_tail_is_flushed_after_the_delay() -> None:
     pipe = OutputPipe(ret, flush_delay=0.01, on_output=flushed.set)
     pipe.feed(b"\xf0\x9f")
     assert ret.end == 0
-    async with asyncio.timeout(5):
+    async with deadline(5):
         await flushed.wait()
     assert ret.read(0, 10) == (0, b"\xf0\x9f")
 
@@ -62,13 +63,13 @@ async def test_idle_clock_reports_idle_after_silence_and_running_on_activity() -
 
     clock = IdleClock(0.02, on_change)
     clock.start()
-    async with asyncio.timeout(5):
+    async with deadline(5):
         await changed.wait()
     assert changes == [True]
     clock.activity()
     assert changes == [True, False]
     changed.clear()
-    async with asyncio.timeout(5):
+    async with deadline(5):
         await changed.wait()
     assert changes == [True, False, True]
     clock.stop()

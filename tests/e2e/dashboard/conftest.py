@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from relay.handlers.page import missing_vendor_files
+from tests.timing import scaled
 
 from .harness import (
     ARTIFACTS,
@@ -50,6 +51,8 @@ def browser() -> Iterator[Any]:
     if reason:
         pytest.skip(reason)
     with playwright_sync.sync_playwright() as pw:
+        # Every expect() without its own timeout waits this long (Playwright's 5 s, scaled).
+        playwright_sync.expect.set_options(timeout=scaled(5_000))
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
@@ -106,7 +109,7 @@ def new_page(
             context = browser.new_context(**options)
             contexts.append(context)
         page: Page = context.new_page()
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(scaled(10_000))
         page.on("pageerror", lambda exc: page_errors.append(str(exc)))
         page.on("console", lambda m: _console_error(m, page_errors))
         return page

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -29,6 +28,8 @@ from relay.auth import mint_token
 from relay.config import RelayConfig
 from relay.protocol import Role
 from relay.server import RunningRelay, start_relay
+from tests.timing import scaled
+from tests.wsclient import ClosedError, WsPeer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -58,7 +59,7 @@ class LoopThread:
         self._thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 15) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(scaled(timeout))
 
     def close(self) -> None:
         async def cancel_all() -> None:
@@ -128,39 +129,38 @@ class FakeAgent:
         self.received: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         self._session: aiohttp.ClientSession | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._peer: WsPeer | None = None
         self._reader: asyncio.Task[None] | None = None
         self.loop.run(self._connect())
 
     async def _connect(self) -> None:
         self._session = aiohttp.ClientSession()
-        self._ws = await self._session.ws_connect(f"{self.relay.ws_url}/ws/agent")
-        await self._ws.send_str(
-            json.dumps({"type": "agent:hello", "token": token("agent", sub=self.agent_id),
-                                 **self.hello})
-        )
-        welcome = await self._ws.receive_json(timeout=5)
-        assert welcome["type"] == "agent:welcome", welcome
+        self._peer = WsPeer(await self._session.ws_connect(f"{self.relay.ws_url}/ws/agent"))
+        await self._peer.send("agent:hello", token=token("agent", sub=self.agent_id),
+                              **self.hello)
+        await self._peer.expect("agent:welcome")
+        # From here on the reader waits as long as the test runs.
+        self._peer.timeout = None
         await self._send_status("running")
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     async def _send_status(self, state: str, exit_code: int | None = None) -> None:
-        assert self._ws is not None
-        msg: dict[str, Any] = {"type": "agent:status", "state": state, "pid": 4242,
+        assert self._peer is not None
+        msg: dict[str, Any] = {"state": state, "pid": 4242,
                                "cols": self.hello["cols"], "rows": self.hello["rows"]}
         if exit_code is not None:
             msg["exit_code"] = exit_code
-        await self._ws.send_str(json.dumps(msg))
+        await self._peer.send("agent:status", **msg)
 
     async def _read(self) -> None:
-        assert self._ws is not None
-        async for msg in self._ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                continue
-            data = json.loads(msg.data)
+        assert self._peer is not None
+        while True:
+            try:
+                data = await self._peer.recv()
+            except ClosedError:
+                return
             if data.get("type") in ("command:request", "command:interrupt", "permission:decide"):
-                await self._ws.send_str(json.dumps(
-                    {"type": "command:ack", "request_id": data["request_id"], "ok": True}))
+                await self._peer.send("command:ack", request_id=data["request_id"], ok=True)
             if data.get("type") == "terminal:resize":
                 self.hello["cols"], self.hello["rows"] = data["cols"], data["rows"]
                 await self._send_status("running")
@@ -168,13 +168,18 @@ class FakeAgent:
                 self.received.append(data)
                 self._cond.notify_all()
 
+    def send(self, type_: str, **fields: Any) -> None:
+        """Send any agent message (``{"type": type_, **fields}``)."""
+        assert self._peer is not None
+        self.loop.run(self._peer.send(type_, **fields))
+
     def output(self, data: bytes | str) -> None:
         """Send one output chunk (binary form) at the current offset."""
         raw = data.encode() if isinstance(data, str) else data
 
         async def send() -> None:
-            assert self._ws is not None
-            await self._ws.send_bytes(
+            assert self._peer is not None
+            await self._peer.send_bytes(
                 protocol.encode_binary_output(self.agent_id, self.offset, raw))
 
         self.loop.run(send())
@@ -184,9 +189,9 @@ class FakeAgent:
         """Send several chunks back to back, as fast as the socket takes them."""
 
         async def send() -> None:
-            assert self._ws is not None
+            assert self._peer is not None
             for raw in chunks:
-                await self._ws.send_bytes(
+                await self._peer.send_bytes(
                     protocol.encode_binary_output(self.agent_id, self.offset, raw))
                 self.offset += len(raw)
 
@@ -213,8 +218,8 @@ class FakeAgent:
 
     def close(self) -> None:
         async def close() -> None:
-            if self._ws is not None:
-                await self._ws.close()
+            if self._peer is not None:
+                await self._peer.close()
             if self._reader is not None:
                 await asyncio.gather(self._reader, return_exceptions=True)
             if self._session is not None:
@@ -225,7 +230,7 @@ class FakeAgent:
     def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 10) -> None:
         """Block until ``predicate(received)`` holds (woken by each message, no polling)."""
         with self._cond:
-            if not self._cond.wait_for(lambda: predicate(self.received), timeout):
+            if not self._cond.wait_for(lambda: predicate(self.received), scaled(timeout)):
                 raise AssertionError(f"agent {self.agent_id} never got it; received {self.received}")
 
     def of_type(self, type_: str) -> list[dict[str, Any]]:
@@ -309,7 +314,7 @@ def wait_for_buffer(page: Any, agent_id: str, text: str, timeout: float = 15_000
             "([sel, text]) => { const el = document.querySelector(sel);"
             " return !!el && el.bufferText().includes(text); }",
             arg=[pane_selector(agent_id), text],
-            timeout=timeout,
+            timeout=scaled(timeout),
         )
     except Exception as exc:
         pane = page.locator(pane_selector(agent_id))

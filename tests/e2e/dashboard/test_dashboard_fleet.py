@@ -7,6 +7,8 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from tests.timing import scaled
+
 from .harness import (
     ARTIFACTS,
     MakeAgent,
@@ -44,7 +46,7 @@ def test_agents_appear_live_and_exit_shows_code(
     agent.status("idle")
     expect(r.locator(".agent-state")).to_have_text("idle")
     # Time in state ticks (starts again at the change).
-    expect(r.locator(".agent-since")).to_have_text(re.compile(r"^[1-9]\d*s$"), timeout=5_000)
+    expect(r.locator(".agent-since")).to_have_text(re.compile(r"^[1-9]\d*s$"), timeout=scaled(5_000))
 
     agent.status("exited", exit_code=3)
     expect(r.locator(".agent-state")).to_have_text("exited 3")

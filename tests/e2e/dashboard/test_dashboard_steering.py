@@ -6,7 +6,6 @@ submit, Stop and the first key go through the real `agent-sidecar run` and a fak
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -42,14 +41,10 @@ def pane_eval(page: Any, agent_id: str, script: str) -> Any:
 
 
 def send_activity(agent: FakeAgent, kind: str) -> None:
-    async def send() -> None:
-        assert agent._ws is not None
-        await agent._ws.send_str(json.dumps({"type": "agent:activity", "activity": {
-            "state": "working", "since": 1.0, "reason": None, "prompt": None,
-            "options": None, "decision_id": None, "detail": None, "agent_kind": kind,
-            "source": "process"}}))
-
-    agent.loop.run(send())
+    agent.send("agent:activity", activity={
+        "state": "working", "since": 1.0, "reason": None, "prompt": None,
+        "options": None, "decision_id": None, "detail": None, "agent_kind": kind,
+        "source": "process"})
 
 
 def as_named(tmp_path: Path, name: str) -> str:

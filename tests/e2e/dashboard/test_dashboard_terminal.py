@@ -10,6 +10,8 @@ import time
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from tests.timing import scaled
+
 from .harness import (
     ECHO_CHILD,
     CustomRelay,
@@ -233,11 +235,11 @@ def test_relay_restart_is_survived_without_duplicated_text(
     expect(status).to_have_attribute("data-connects", "1")
     relay.restart()
     # A new session (not the old one's state before its close event arrives).
-    expect(status).to_have_attribute("data-connects", "2", timeout=20_000)
+    expect(status).to_have_attribute("data-connects", "2", timeout=scaled(20_000))
     expect(page.locator("#conn-text")).to_have_text("connected")
     # The agent is back on the new relay (its activity may say it waits for input).
     expect(page.locator('.agent-row[data-agent-id="phoenix"]')).to_have_class(
-        re.compile(r"\bstate-(running|idle)\b"), timeout=20_000)
+        re.compile(r"\bstate-(running|idle)\b"), timeout=scaled(20_000))
     command = pane.get_by_label("Command for the agent")
     expect(command).to_be_enabled()
     command.fill("after")

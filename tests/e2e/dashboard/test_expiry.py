@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.timing import scaled
+
 from .harness import MakeAgent, NewPage, Relay, token
 
 pytestmark = pytest.mark.browser
@@ -30,7 +32,7 @@ def test_an_expired_session_says_so_and_does_not_reconnect(
     expect(status).to_have_attribute("data-connects", "1")
     expect(page.locator('.agent-row[data-agent-id="a1"]')).to_be_visible()
 
-    expect(page.locator("#conn-text")).to_have_text("session expired", timeout=TTL * 1000 + 5000)
+    expect(page.locator("#conn-text")).to_have_text("session expired", timeout=scaled(TTL * 1000 + 5000))
     expect(status).to_have_attribute("data-state", "refused")
     dialog = page.locator("#token-dialog")
     expect(dialog).to_be_visible()

@@ -30,6 +30,7 @@ from relay.redis.hub import RedisHub
 from relay.redis.keys import DEFAULT_PREFIX, Keys
 from relay.redis.state import AgentStore
 from tests.redis_server import RedisServer
+from tests.timing import deadline
 from tests.wsclient import JsonDict, WsPeer
 
 pytestmark = pytest.mark.redis
@@ -122,7 +123,7 @@ async def partitions(
 
 async def _until_healthy(client: TestClient[Any, Any]) -> None:
     """Poll /healthz under a deadline: no event announces that a relay has resynced."""
-    async with asyncio.timeout(WAIT):
+    async with deadline(WAIT):
         while (await client.get("/healthz")).status != 200:
             await asyncio.sleep(0.05)
 

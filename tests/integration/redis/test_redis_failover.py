@@ -30,6 +30,7 @@ from relay.redis.keys import DEFAULT_PREFIX, Keys
 from relay.server import start_relay
 from tests.e2e.conftest import Cli
 from tests.redis_server import RedisServer
+from tests.timing import deadline
 from tests.unit.fakes import AllScope, FakePeer
 from tests.wsclient import WsPeer, output_bytes
 
@@ -125,7 +126,7 @@ class Follower:
         self.statuses: list[str] = []
 
     async def until(self, sentinel: bytes, timeout: float = WAIT) -> None:
-        async with asyncio.timeout(timeout):
+        async with deadline(timeout):
             while sentinel not in self.data:
                 msg = await self.peer.recv()
                 if msg["type"] == "agent:status":
@@ -138,7 +139,7 @@ class Follower:
 
     async def request(self, input_: str, timeout: float = WAIT) -> dict[str, Any]:
         """Send a command until the agent is reachable again; its ack."""
-        async with asyncio.timeout(timeout):
+        async with deadline(timeout):
             for attempt in range(1000):
                 rid = f"r{attempt}"
                 await self.peer.send("command:request", agent_id=self.agent_id,
@@ -203,7 +204,7 @@ async def test_the_sidecar_moves_to_another_relay_without_losing_or_doubling_a_b
         await graceful.close()
     await follower.request("go")  # reaches the agent once it is on relay B
     await follower.until(b"phase-two-done\r\n")
-    async with asyncio.timeout(WAIT):
+    async with deadline(WAIT):
         assert await run.proc.wait() == 7
     assert bytes(follower.data) == expected_phases()
     viewer = mint_token(secret, sub="v", role="viewer", ttl=600)
@@ -248,7 +249,7 @@ async def _health(client: TestClient[Any, Any]) -> tuple[int, dict[str, Any]]:
 
 async def _until_health(client: TestClient[Any, Any], status: int) -> dict[str, Any]:
     """Poll /healthz under a deadline: no event announces Redis going or coming back."""
-    async with asyncio.timeout(WAIT):
+    async with deadline(WAIT):
         while True:
             got, body = await _health(client)
             if got == status:
@@ -327,7 +328,7 @@ async def test_after_a_redis_restart_every_pooled_connection_works_and_dashboard
             await hub.agent_output(agent, TerminalOutput(agent_id="r1", offset=len(stream),
                                                           data=text))
             stream.extend(text)
-            async with asyncio.timeout(WAIT):
+            async with deadline(WAIT):
                 while int(await check.hget(KEYS.agent("r1"), "end") or 0) != len(stream):
                     await asyncio.sleep(0.01)
 
@@ -349,7 +350,7 @@ async def test_after_a_redis_restart_every_pooled_connection_works_and_dashboard
 
         await redis_server.stop(kill=True)
         await redis_server.start()
-        async with asyncio.timeout(WAIT):
+        async with deadline(WAIT):
             while not await hub.healthy():
                 await asyncio.sleep(0.05)
         await say(b"after the restart\n")  # in Redis; no event carries the new end

@@ -4,7 +4,6 @@ with the ``disconnected`` the sweep left in the relay's copy."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from relay.redis.hub import RedisHub
 from relay.redis.keys import Keys
 from relay.redis.state import AgentStore
 from tests.redis_server import RedisServer
+from tests.timing import deadline
 from tests.unit.fakes import AllScope, FakePeer
 
 pytestmark = pytest.mark.redis
@@ -37,7 +37,7 @@ async def hub(redis_server: RedisServer) -> AsyncIterator[RedisHub]:
 
 async def next_status(peer: FakePeer, seen: int) -> dict[str, Any]:
     """The first ``agent:status`` after the ``seen`` ones already looked at."""
-    async with asyncio.timeout(WAIT):
+    async with deadline(WAIT):
         while len(peer.of_type("agent:status")) <= seen:
             peer.changed.clear()
             await peer.changed.wait()
@@ -71,7 +71,7 @@ async def test_a_wrongly_swept_agent_comes_back_in_the_state_it_reported(
     # The relay misses its refresh: another relay's sweeper marks its agent disconnected.
     keys = Keys("reassert")
     store = AgentStore(redis_client, keys)
-    async with asyncio.timeout(WAIT):
+    async with deadline(WAIT):
         while True:
             await redis_client.delete(keys.alive(hub.relay_id))
             if await store.sweep_dead("a1", hub.relay_id, 100.0, 3700.0):

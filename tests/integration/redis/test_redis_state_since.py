@@ -8,7 +8,6 @@ The same scenario table as the LocalHub (``tests/unit/test_hub.py``) is played h
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import itertools
 import json
@@ -25,6 +24,7 @@ from relay.redis.keys import Keys
 from relay.redis.liveness import Liveness
 from relay.redis.state import AgentStore, gone_info, status_info
 from tests.redis_server import RedisServer
+from tests.timing import deadline
 from tests.unit.fakes import AllScope, FakePeer
 from tests.unit.test_hub import STATE_SINCE, Clock, Step, play
 
@@ -116,7 +116,7 @@ async def test_an_agent_on_a_dead_relay_gets_state_since_when_the_sweeper_discon
     await store.attach(hello(), "c-dead", "dead-relay", 10.0)  # never sets its alive key
     clock.now = 50.0
     assert isinstance(dash.peer, FakePeer)
-    async with asyncio.timeout(WAIT):
+    async with deadline(WAIT):
         while not any(m["agent"]["state"] == "disconnected"
                       for m in dash.peer.of_type("agent:status")):
             dash.peer.changed.clear()
