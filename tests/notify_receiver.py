@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.timing import deadline
+
 
 @dataclass(frozen=True)
 class Received:
@@ -48,7 +50,7 @@ class Receiver:
         return web.Response(status=status, text="ok")
 
     async def next(self, timeout: float = 5.0) -> Received:
-        async with asyncio.timeout(timeout):
+        async with deadline(timeout):
             return await self.requests.get()
 
     def release(self) -> None:

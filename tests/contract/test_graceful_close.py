@@ -22,6 +22,7 @@ from relay.config import RelayConfig
 from relay.server import start_relay
 from tests.conftest import hello
 from tests.rawws import OP_TEXT, RawWs
+from tests.timing import deadline
 
 TRIES = 8
 BIG = 128 << 20
@@ -36,7 +37,7 @@ async def _sees_close(ws: RawWs, trigger: Callable[[RawWs], None]) -> int:
     frame: a reset fails the write or the read."""
     trigger(ws)
     try:
-        async with asyncio.timeout(10):
+        async with deadline(10):
             await ws.flood()
             return await ws.close_code()
     finally:
@@ -101,7 +102,7 @@ async def test_the_shutdown_close_reaches_peers_that_keep_writing(
     peers = [await RawWs.open(relay.port, "/ws/dashboard") for _ in range(TRIES)]
     for ws in peers:
         ws.send(OP_TEXT, _text("dashboard:connect", protocol=1, token=make_token("viewer")))
-        async with asyncio.timeout(5):
+        async with deadline(5):
             assert json.loads(await ws.text())["type"] == "dashboard:connected"
     try:
         closing = asyncio.ensure_future(relay.close())
@@ -112,7 +113,7 @@ async def test_the_shutdown_close_reaches_peers_that_keep_writing(
             except (ConnectionResetError, asyncio.IncompleteReadError) as exc:
                 seen.append(type(exc).__name__)
         assert seen == [1001] * TRIES, seen
-        async with asyncio.timeout(10):
+        async with deadline(10):
             await closing
     finally:
         for ws in peers:

@@ -29,6 +29,7 @@ import pytest
 from relay.auth import mint_token
 from relay.handlers.page import VENDOR_FILES
 from tests.e2e.conftest import REPO, free_port
+from tests.timing import deadline
 
 DEPLOY = REPO / "scripts" / "deploy"
 DOCKERFILE = DEPLOY / "Dockerfile"
@@ -96,7 +97,7 @@ async def _run(*args: str | Path, cwd: Path, env: dict[str, str]) -> None:
         *map(str, args), cwd=cwd, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
-    async with asyncio.timeout(300):
+    async with deadline(300):
         out, _ = await proc.communicate()
     assert proc.returncode == 0, f"{args} exited {proc.returncode}:\n{out.decode()[-3000:]}"
 
@@ -134,7 +135,7 @@ async def test_the_wheel_the_dockerfile_installs_runs_as_the_image_would(
     )
     try:
         assert relay.stderr is not None
-        async with asyncio.timeout(30):
+        async with deadline(30):
             while b"listening on" not in (line := await relay.stderr.readline()):
                 assert line, "the relay ended before listening"
                 assert line.startswith(b"{"), line  # JSON logs, as the image sets them
@@ -150,7 +151,7 @@ async def test_the_wheel_the_dockerfile_installs_runs_as_the_image_would(
                 assert resp.status == 200
                 assert "agent_relay_connections" in await resp.text()
         relay.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(20):
+        async with deadline(20):
             assert await relay.wait() == 0
     finally:
         if relay.returncode is None:

@@ -22,6 +22,7 @@ from ptyprocess import PtyProcess
 
 from tests.e2e.conftest import REPO, WAIT
 from tests.e2e.test_interactive import Terminal
+from tests.timing import deadline
 
 FAKE = str(Path(__file__).resolve().parents[1] / "fakes" / "agent_tui.py")
 DASHBOARD = re.compile(rb"Dashboard: (http://[0-9.]+:\d+)/#token=([A-Za-z0-9._-]+)")
@@ -60,7 +61,7 @@ async def terminal(cli_env: dict[str, str]) -> AsyncIterator[Callable[..., Termi
 
 async def _waitpid(pid: int) -> int:
     loop = asyncio.get_running_loop()
-    async with asyncio.timeout(WAIT):
+    async with deadline(WAIT):
         _, status = await loop.run_in_executor(None, os.waitpid, pid, 0)
     return os.waitstatus_to_exitcode(status)
 

@@ -28,6 +28,7 @@ from agent_sidecar.config import RunConfig
 from relay.auth import mint_token
 from relay.server import RunningRelay
 from tests.integration.conftest import WAIT, Sidecar, free_port, py, rest_output
+from tests.timing import deadline
 
 ConnectAs = Callable[..., Awaitable[Client]]
 
@@ -176,7 +177,7 @@ async def test_a_bad_token_and_a_closed_port_are_told_apart(live_relay: RunningR
 
 
 def _deadline() -> asyncio.Timeout:
-    return asyncio.timeout(WAIT)
+    return deadline(WAIT)
 
 
 async def _wait_agent(client: Client, agent_id: str) -> Any:

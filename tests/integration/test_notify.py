@@ -3,7 +3,6 @@ webhook JSON and ntfy publishes per transition, once each, retried, never blocki
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from relay.appkeys import NOTIFIER
 from tests.contract.test_activity import WAITING, WORKING, _is
 from tests.notify_receiver import Receiver, make_receiver
+from tests.timing import deadline
 
 __all__ = ["make_receiver"]
 
@@ -22,7 +22,7 @@ FAST = {"notify_retry_delay": 0.01, "notify_timeout": 2.0, "public_url": PUBLIC}
 
 
 async def _drained(client: Any) -> None:
-    async with asyncio.timeout(5):
+    async with deadline(5):
         await client.app[NOTIFIER].drained()
 
 

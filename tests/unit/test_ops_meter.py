@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from relay.handlers.outbox import Outbox
 from relay.ops.metrics import RelayMetrics
 from relay.protocol import CloseCode
+from tests.timing import deadline
 
 
 class _StuckTransport:
@@ -39,7 +40,7 @@ async def test_a_slow_consumer_close_is_counted_once_and_only_output_frames_are_
     outbox = Outbox(transport, limit=10, meter=metrics)
     outbox.start()
     outbox.send_text("12345", agent_id="a1")
-    async with asyncio.timeout(5):
+    async with deadline(5):
         await transport.sending.wait()          # the writer holds the first frame
     outbox.send_text("control")                 # not output; 7 bytes queued
     outbox.send_text("123456", agent_id="a1")   # 13 bytes queued: past the bound, 4503

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 import pytest
@@ -11,6 +10,7 @@ from relay.hub.interface import AgentConn, DashboardConn
 from relay.hub.local import LocalHub
 from relay.hub.snapshot import AgentRecord, SnapshotError, bounded, dumps, loads
 from relay.protocol import Activity, AgentHello, AgentInfo, AgentStatus, TerminalOutput
+from tests.timing import deadline
 from tests.unit.fakes import AllScope, FakePeer
 
 SECRET = b"s" * 32
@@ -127,7 +127,7 @@ async def test_an_imported_agent_that_never_returns_turns_disconnected_and_exite
                         if m["agent"]["state"] == "disconnected"}
         return removed, disconnected
 
-    async with asyncio.timeout(5):
+    async with deadline(5):
         while seen() != ({"done", "ancient"}, {"gone"}):
             peer.changed.clear()
             await peer.changed.wait()

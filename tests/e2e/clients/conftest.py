@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from agent_sidecar.client import AgentInfo, Endpoint, TerminalOutput
 from agent_sidecar.client import Client as LibClient
 from relay.auth import mint_token
 from tests.e2e.conftest import WAIT, Cli
+from tests.timing import deadline
 
 PY = sys.executable
 
@@ -92,7 +92,7 @@ def client(
     async def call(*args: str, use_env: bool = True) -> Done:
         cli = await spawn_cli(*args, stdout=-1, env=user_env if use_env else cli_env)
         assert cli.proc.stdout is not None
-        async with asyncio.timeout(WAIT):
+        async with deadline(WAIT):
             out = await cli.proc.stdout.read()
         err = await cli.rest_of_stderr()
         return Done(await cli.wait(), out.decode(), err)
@@ -111,7 +111,7 @@ async def output(
 
     async def until(sentinel: str) -> str:
         seen = bytearray()
-        async with asyncio.timeout(WAIT):
+        async with deadline(WAIT):
             if AGENT not in lib.agents:
                 async for _event in lib.events():
                     if AGENT in lib.agents:
@@ -140,7 +140,7 @@ async def agent_info(
     events = lib.events()
 
     async def until(predicate: Callable[[AgentInfo], bool]) -> AgentInfo:
-        async with asyncio.timeout(WAIT):
+        async with deadline(WAIT):
             while (info := lib.agents.get(AGENT)) is None or not predicate(info):
                 await anext(events)
         return info

@@ -35,6 +35,7 @@ from relay.protocol import (
 )
 from tests.e2e.clients.conftest import Client
 from tests.e2e.conftest import WAIT
+from tests.timing import deadline
 
 AGENT = "waiting-agent"
 PROMPT = "Allow Bash(rm -rf build)?\nThis removes the build directory."
@@ -90,7 +91,7 @@ async def relay_shows_waiting(relay_url: str, secret: bytes) -> None:
     library in this process: events, no polling)."""
     token = mint_token(secret, sub="e2e-watch", role="viewer", ttl=600)
     async with await LibClient.connect(Endpoint(relay_url, token), timeout=WAIT) as lib:
-        async with asyncio.timeout(WAIT):
+        async with deadline(WAIT):
             events = lib.events()
             while (info := lib.agents.get(AGENT)) is None or info.activity is None:
                 await anext(events)

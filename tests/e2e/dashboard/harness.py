@@ -208,12 +208,7 @@ class FakeAgent:
             "agent_kind": "claude", "source": "hook",
         }
         activity.update(fields)
-
-        async def send() -> None:
-            assert self._ws is not None
-            await self._ws.send_str(json.dumps({"type": "agent:activity", "activity": activity}))
-
-        self.loop.run(send())
+        self.send("agent:activity", activity=activity)
         return activity
 
     def close(self) -> None:

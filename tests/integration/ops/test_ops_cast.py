@@ -11,6 +11,7 @@ from typing import Any
 
 from relay.app import create_app
 from relay.ops.config import OpsConfig
+from tests.timing import deadline
 
 ASCIINEMA = shutil.which("asciinema") or str(Path(sys.executable).with_name("asciinema"))
 
@@ -20,7 +21,7 @@ async def asciinema(*args: str) -> bytes:
         ASCIINEMA, *args, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
-    async with asyncio.timeout(30):
+    async with deadline(30):
         out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     return out

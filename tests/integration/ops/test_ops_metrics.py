@@ -8,6 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.notify_receiver import make_receiver
+from tests.timing import deadline
 
 __all__ = ["make_receiver"]
 
@@ -122,7 +123,6 @@ async def test_metrics_listen_serves_metrics_without_a_token_on_its_own_port(
 async def test_notification_deliveries_and_failures_are_counted_by_channel(
     make_relay: Any, make_token: Any, connect_agent: Any, make_receiver: Any
 ) -> None:
-    import asyncio
 
     from relay.appkeys import NOTIFIER
     from tests.contract.test_activity import WAITING
@@ -137,7 +137,7 @@ async def test_notification_deliveries_and_failures_are_counted_by_channel(
     await bad.next()
     notifier = relay.server.app[NOTIFIER]
     assert notifier is not None
-    async with asyncio.timeout(5):
+    async with deadline(5):
         await notifier.drained()
     m = await scrape(relay, make_token("admin", sub="root"))
     assert value(m, "agent_relay_notifications_delivered_total", channel="webhook") == 1

@@ -3,7 +3,6 @@ each channel gets it once (a SET NX claim per channel and transition)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from relay.appkeys import NOTIFIER
 from tests.contract.test_activity import WAITING, WORKING, _is
 from tests.notify_receiver import Receiver, make_receiver
+from tests.timing import deadline
 
 __all__ = ["make_receiver"]
 
@@ -25,7 +25,7 @@ async def _all_drained(relays: list[Any], watchers: list[Any], last: str) -> Non
     it will queue: wait until each has worked through it."""
     for watcher in watchers:
         await watcher.wait_for("agent:status", _is(last, activity=WAITING))
-    async with asyncio.timeout(5):
+    async with deadline(5):
         for relay in relays:
             await relay.app[NOTIFIER].drained()
 

@@ -17,6 +17,7 @@ import pytest
 from agent_sidecar.activity.hooks.hookcall import SECRET_ENV, SOCKET_ENV
 from agent_sidecar.activity.hooks.inject import HOOKCALL
 from agent_sidecar.activity.hooks.server import HookServer
+from tests.timing import deadline
 
 SECRET = "s3cret-for-this-run-only"
 WAIT = 10.0
@@ -56,7 +57,7 @@ async def send(srv: HookServer, line: bytes) -> bytes:
     try:
         writer.write(line)
         await writer.drain()
-        async with asyncio.timeout(WAIT):
+        async with deadline(WAIT):
             return await reader.read()
     except ConnectionError:
         return b""
@@ -138,12 +139,12 @@ async def test_a_hook_that_goes_away_cancels_its_handler(
     _reader, writer = await asyncio.open_unix_connection(str(srv.path))
     writer.write(event())
     await writer.drain()
-    async with asyncio.timeout(WAIT):
+    async with deadline(WAIT):
         while not rec.events:
             await asyncio.sleep(0)  # yield to the server until the event arrived
     writer.close()
     await writer.wait_closed()
-    async with asyncio.timeout(WAIT):
+    async with deadline(WAIT):
         while srv._open:
             await asyncio.sleep(0.01)
     assert not rec.release.is_set()
