@@ -10,6 +10,7 @@ import aiohttp
 
 from relay.config import RelayConfig
 from relay.server import start_relay
+from tests.timing import deadline
 
 
 async def test_half_sent_request_heads_are_closed_after_the_header_timeout(
@@ -27,7 +28,7 @@ async def test_half_sent_request_heads_are_closed_after_the_header_timeout(
             reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
             writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
             peers.append((reader, writer))
-        async with asyncio.timeout(5):
+        async with deadline(5):
             for reader, _writer in peers:
                 assert await reader.read() == b""  # closed by the relay, no answer
         # A WebSocket opened before outlives the timeout; a complete request is answered.
@@ -35,7 +36,7 @@ async def test_half_sent_request_heads_are_closed_after_the_header_timeout(
         assert (await ws.receive_json(timeout=5)) == {"type": "heartbeat", "ts": 1}
         reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        async with asyncio.timeout(5):
+        async with deadline(5):
             assert (await reader.readline()).startswith(b"HTTP/1.1 200")
         writer.close()
     finally:

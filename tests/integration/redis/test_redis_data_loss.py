@@ -22,6 +22,7 @@ from relay.config import RelayConfig
 from relay.server import RunningRelay, start_relay
 from tests.integration.conftest import WAIT, Dashboard, Sidecar, py, rest_output
 from tests.redis_server import RedisServer
+from tests.timing import deadline
 
 FINISH_AFTER_A_LINE = (
     "import os, sys\n"
@@ -45,7 +46,7 @@ async def _agent(relay: RunningRelay, secret: bytes, agent_id: str) -> tuple[int
 
 async def _until_status(relay: RunningRelay, status: int) -> None:
     """Poll /healthz under a deadline: no event says that a relay has resynced."""
-    async with asyncio.timeout(WAIT), aiohttp.ClientSession() as s:
+    async with deadline(WAIT), aiohttp.ClientSession() as s:
         while True:
             async with s.get(f"{relay.url}/healthz") as resp:
                 if resp.status == status:
@@ -129,11 +130,7 @@ async def test_an_exited_agent_comes_back_after_redis_restarted_empty(
         assert (start, data) == (5000, b"")  # the output went with Redis: a declared gap
         dash = await dashboard(b)
         await dash.send("subscribe", agent_id="itest-agent", since=0)
-        async with asyncio.timeout(WAIT):
-            while True:
-                msg = await dash.ws.receive_json()
-                if msg["type"] == "subscribed":
-                    break
+        msg = await dash.peer.wait_for("subscribed")
         assert (msg["from"], msg["offset"]) == (5000, 5000)
     finally:
         await a.close()
