@@ -45,7 +45,7 @@ class Detector:
         rows: int = 24,
         settle: float = 0.4,
         max_lag: float = 1.0,
-        output_quiet: float = 2.0,
+        output_quiet: float = 5.0,
         escape_expiry: int = 4096,
         echo_window: float = 0.5,
         sources: frozenset[str] | None = None,
@@ -69,6 +69,7 @@ class Detector:
         #: A change of the detail line alone is reported at most this often.
         self._detail_interval = detail_interval
         self._detail_at = float("-inf")
+        self._detail_due: float | None = None
         #: Bytes the screen may render per second (a token bucket): bounds its CPU.
         self._render_rate = render_rate
         self._render_allowance = render_rate
@@ -157,6 +158,8 @@ class Detector:
                 times.append(min(settled, self._first_pending + self._max_lag))
         if self.claims.output is not None and self._last_work is not None:
             times.append(self._last_work + self._output_quiet)
+        if self._detail_due is not None:
+            times.append(self._detail_due)
         # Never sooner than a tick from now: a timer due in the past must not spin.
         return max(min(times), t + _MIN_TICK) if times else None
 
@@ -235,8 +238,11 @@ class Detector:
                 return None
             if replace(prev, detail=new.detail).key() == new.key() and \
                     t - self._detail_at < self._detail_interval:
-                return None  # only the line changed, and it did a moment ago
+                # Only the line changed, and it did a moment ago: report it later.
+                self._detail_due = self._detail_at + self._detail_interval
+                return None
             new = _with_since(new, prev.since)
+        self._detail_due = None
         if prev is None or new.detail != prev.detail:
             self._detail_at = t
         self.activity = new

@@ -64,6 +64,14 @@ class TolerantScreen(pyte.Screen):
         super().reset()
         self._main = None
 
+    @property
+    def on_alternate(self) -> bool:
+        return self._main is not None
+
+    def enter_alternate(self) -> None:
+        """As after ``CSI ? 1049 h`` with a blank main screen saved."""
+        self._main = ({}, copy.copy(self.cursor))
+
 
 _ALT_MODES = frozenset({47, 1047, 1049})
 
@@ -149,7 +157,10 @@ class ScreenModel:
         self._queued = 0
         if self._behind:
             self._behind = False
+            alternate = self._screen.on_alternate
             self._screen.reset()
+            if alternate:  # still on the alternate screen: what comes back after is blank
+                self._screen.enter_alternate()
             self._stream = pyte.ByteStream(self._screen)
             data = data[-self._tail_bytes :]
         try:
