@@ -262,6 +262,7 @@ class App {
     const before = this.fleet.get(info.agent_id);
     this.fleet.upsert(info);
     this.workspace.updateAgent(info);
+    this.workspace.arrived(info.agent_id);
     this.notifier.observe(info, { initial: !before });
     if (!before || before.state !== info.state || before.offset !== info.offset) {
       this.peeks.request(info.agent_id, { force: !before || before.state !== info.state });

@@ -80,6 +80,8 @@ export class Workspace {
     this.showingTerminal = false;
     /** Agents that need a person (shown on the back buttons: the list is hidden). */
     this.waiting = 0;
+    /** @type {string | null} the agent a link named before the relay knew it */
+    this.awaited = null;
   }
 
   get size() {
@@ -105,6 +107,7 @@ export class Workspace {
    * @param {{focus?: boolean, restore?: boolean}} [opts]
    *   restore: reopened after a reload (scroll back to where it was). */
   open(agentId, { focus = true, restore = false } = {}) {
+    if (focus) this.awaited = null; // the person chose another agent meanwhile
     const existing = this.slots.get(agentId);
     if (existing) {
       this.bringToFront(agentId, { focus });
@@ -256,6 +259,16 @@ export class Workspace {
     } else if (this.isPhone()) {
       this.showFleet();
     }
+    // A link to an agent that is not (yet) known: open it when it shows up.
+    this.awaited = wanted !== null && !this.agent(wanted) ? wanted : null;
+  }
+
+  /** An agent became known (or changed): open it if a link was waiting for it.
+   * @param {string} agentId */
+  arrived(agentId) {
+    if (this.awaited !== agentId) return;
+    this.awaited = null;
+    this.open(agentId);
   }
 
   // ------------------------------------------------------------------ per pane

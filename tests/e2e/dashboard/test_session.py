@@ -135,6 +135,21 @@ def test_an_agent_link_opens_that_agent_and_follows_the_front_pane(
     assert page_errors == []
 
 
+def test_a_link_to_an_agent_not_yet_connected_opens_it_when_it_arrives(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage, page_errors: list[str]
+) -> None:
+    page = new_page()
+    page.goto(f"{relay.url}/#agent=late&token={token('viewer')}")
+    expect(page.locator("#conn-text")).to_have_text("connected")
+    expect(page.locator(".pane")).to_have_count(0)
+    make_agent("early").output("not me\r\n")
+    make_agent("late").output("here at last\r\n")
+    wait_for_buffer(page, "late", "here at last")
+    expect(page.locator(".pane")).to_have_count(1)
+    assert page.url.endswith("#agent=late")
+    assert page_errors == []
+
+
 def test_a_finished_agent_says_exited_and_never_waits_to_reconnect(
     relay: Relay, make_agent: MakeAgent, new_page: NewPage, page_errors: list[str]
 ) -> None:
