@@ -10,8 +10,9 @@ import pytest
 from ptyprocess import PtyProcess
 
 from agent_sidecar.activity.process import ProcessSample, probe
+from tests.timing import scaled
 
-WAIT = 10.0
+WAIT = scaled(10.0)
 
 
 @pytest.fixture
