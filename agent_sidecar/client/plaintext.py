@@ -15,9 +15,15 @@ from __future__ import annotations
 
 import codecs
 import enum
+import re
 
 ESC = "\x1b"
 BEL = "\x07"
+#: Text that needs no character-by-character look: printable characters (no C0/C1
+#: control, no DEL), tabs and newlines (CR LF is made LF first).
+_TEXT_RUN = re.compile(r"[^\x00-\x08\x0b-\x1f\x7f-\x9f]+")
+#: A complete CSI sequence: parameters, intermediates, final byte.
+_CSI = re.compile(r"\x1b\[([\x30-\x3f]*)[\x20-\x2f]*([\x40-\x7e])")
 #: Escape sequences longer than this are abandoned (treated as ended), so a stray ESC
 #: cannot swallow the rest of the stream.
 MAX_SEQUENCE_CHARS = 4096
@@ -59,11 +65,29 @@ class PlainText:
 
     def _convert(self, text: str) -> str:
         out: list[str] = []
-        for ch in text:
+        text = text.replace("\r\n", "\n")  # a CR LF split across chunks: see _text
+        i, n = 0, len(text)
+        while i < n:
             state = self._state
             if state is _State.TEXT:
-                self._text(ch, out)
+                # Runs of printable text, tabs and line ends go out whole; lone
+                # carriage returns, other controls and escapes one by one below.
+                run = _TEXT_RUN.match(text, i)
+                if run is not None:
+                    self._text_run(run.group(), out)
+                    i = run.end()
+                    continue
+                csi = _CSI.match(text, i)  # a whole CSI sequence in this chunk
+                if csi is not None:
+                    self._params = csi.group(1)
+                    self._cursor_move(csi.group(2), out)
+                    i = csi.end()
+                    continue
+                self._text(text[i], out)
+                i += 1
                 continue
+            ch = text[i]
+            i += 1
             self._seq_len += 1
             if self._seq_len > MAX_SEQUENCE_CHARS:
                 self._state = _State.TEXT
@@ -127,6 +151,18 @@ class PlainText:
         if not self._line_start and self._last != " ":
             out.append(" ")
             self._last = " "
+
+    def _text_run(self, run: str, out: list[str]) -> None:
+        """What :meth:`_text` does for each character of ``run``, at once."""
+        if run[0] != "\n" and self._after_cr and not self._line_start:
+            out.append("\n")
+        text = run
+        out.append(text)
+        self._after_cr = False
+        self._line_start = text.endswith("\n")
+        self._last = text[-1]
+        if self._row is not None:
+            self._row += text.count("\n")
 
     def _text(self, ch: str, out: list[str]) -> None:
         if ch == ESC or ch == "\x9b":

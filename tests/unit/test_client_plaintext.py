@@ -23,6 +23,7 @@ CASES = [
     (b"a\r\n\r\nb", "a\n\nb"),
     (b"$ echo hi\r\n\x1b[?2004l\rhi\r\n", "$ echo hi\nhi\n"),
     (b"x\r", "x"),
+    (b"50%\r\x1b[Kdone\r\n", "50%\ndone\n"),
     # Full-screen programs place words with cursor moves instead of spaces and newlines.
     (b"\x1b[2;3HWelcome\x1b[1Cto\x1b[3;3HChoose\x1b[3;10Hnow", "Welcome to\nChoose now"),
     (b"a\x1b[2Bb\x1b[5Gc\x1b[?25hd", "a\nb cd"),
