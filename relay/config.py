@@ -54,6 +54,9 @@ class RelayConfig:
     public_url: str | None = None
     allowed_origins: tuple[str, ...] = ()
     scrollback_bytes: int = 8 * MIB
+    #: All scrollbacks together (in-memory relay): past it the scrollbacks of agents that
+    #: ended longest ago are freed, their records kept (``relay.hub.budget``).
+    scrollback_budget_bytes: int = 256 * MIB
     slow_consumer_bytes: int = 8 * MIB
     max_connections_per_identity: int = 100
     rate_limit: float = 50.0
@@ -111,6 +114,7 @@ class RelayConfig:
             raise ConfigError(f"port must be 0-65535, got {self.port}")
         for name in (
             "scrollback_bytes",
+            "scrollback_budget_bytes",
             "slow_consumer_bytes",
             "max_message_bytes",
             "max_connections_per_identity",

@@ -119,6 +119,13 @@ relay_option(
 )
 relay_option("--scrollback-bytes", type=click.IntRange(min=1), help="Output kept per agent.")
 relay_option(
+    "--scrollback-budget",
+    "scrollback_budget_bytes",
+    type=click.IntRange(min=1),
+    help="Output kept for all agents together (without --redis); past it the oldest "
+    "ended agents' output is freed, their records kept.",
+)
+relay_option(
     "--slow-consumer-bytes",
     type=click.IntRange(min=1),
     help="Unsent bytes after which a dashboard is closed with 4503.",

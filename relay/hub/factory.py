@@ -26,6 +26,7 @@ def make_hub(
             forget_after=config.forget_after,
             on_change=on_change,
             typing_seconds=config.typing_seconds,
+            scrollback_budget=config.scrollback_budget_bytes,
         )
     from relay.redis.hub import RedisHub
 

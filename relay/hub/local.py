@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from relay.hub.agent_list import AgentList
+from relay.hub.budget import Budget
 from relay.hub.interface import (
     Acked,
     AgentConn,
@@ -106,8 +107,10 @@ class LocalHub:
         clock: Callable[[], float] = time.time,
         on_change: ChangeObserver | None = None,
         typing_seconds: float = TYPING_SECONDS,
+        scrollback_budget: int | None = None,
     ) -> None:
         self._scrollback_bytes = scrollback_bytes
+        self._budget = Budget(scrollback_budget)
         self._on_change = on_change
         self._forget_after = forget_after
         self._clock = clock
@@ -165,6 +168,7 @@ class LocalHub:
             agent.imported = False
             agent.info = info
         self._cancel_forget(agent)
+        self._budget.revived(hello.agent_id)
         agent.conn = conn
         resume_from = agent.scrollback.end
         conn.peer.send_text(encode(AgentWelcome(
@@ -183,6 +187,9 @@ class LocalHub:
         self._stamp(agent, dataclasses.replace(agent.info, state=state))
         self._schedule_forget(agent)
         self._broadcast_status(agent)
+        if state == "disconnected":
+            self._budget.ended(conn.agent_id, exited=False)
+            self._within_budget()
 
     async def agent_output(
         self, conn: AgentConn, chunk: TerminalOutput, frame: bytes | None = None
@@ -190,10 +197,14 @@ class LocalHub:
         agent = self._live(conn)
         if agent is None:
             return
+        before = agent.scrollback.size
         appended = agent.scrollback.append(chunk.offset, chunk.data)
         agent.info = dataclasses.replace(
             agent.info, last_seen=self._clock(), offset=agent.scrollback.end
         )
+        self._budget.add(agent.scrollback.size - before)
+        if self._budget.over:
+            self._within_budget()
         if appended.chunk is None:
             return
         self._fan_out(agent, appended.chunk, frame if appended.whole else None)
@@ -215,9 +226,13 @@ class LocalHub:
         self._stamp(agent, info)
         if status.state == "exited":
             self._schedule_forget(agent)
+            self._budget.ended(conn.agent_id, exited=True)
         else:
             self._cancel_forget(agent)
+            self._budget.revived(conn.agent_id)
         self._broadcast_status(agent)
+        if status.state == "exited":
+            self._within_budget()
 
     async def agent_activity(self, conn: AgentConn, activity: Activity) -> None:
         agent = self._live(conn)
@@ -370,8 +385,10 @@ class LocalHub:
                 imported=True,
             )
             self._agents[agent_id] = agent
+            self._budget.add(ring.size)
             taken += 1
             if agent.info.state in ("exited", "disconnected"):
+                self._budget.ended(agent_id, exited=agent.info.state == "exited")
                 since = agent.info.state_since or agent.info.last_seen
                 self._schedule_forget(agent, max(0.0, since + self._forget_after - now))
             else:
@@ -505,6 +522,24 @@ class LocalHub:
                 )
                 pending.dashboard.peer.send_text(encode(ack))
 
+    def _within_budget(self) -> None:
+        """Free whole scrollbacks of ended agents, oldest first, until the total is
+        within the budget (``relay.hub.budget``); their records stay."""
+        budget = self._budget
+        for agent_id in budget.candidates():
+            if not budget.over:
+                return
+            agent = self._agents.get(agent_id)
+            if agent is None or agent.info.state not in ("exited", "disconnected"):
+                budget.revived(agent_id)
+                continue
+            freed = agent.scrollback.release()
+            budget.add(-freed)
+            budget.revived(agent_id)  # nothing left to free
+            log.info("scrollback budget: freed %d bytes of %s agent %s (all scrollbacks now "
+                     "%d bytes, budget %s)", freed, agent.info.state, agent_id,
+                     budget.retained, budget.limit)
+
     def _schedule_forget(self, agent: _Agent, delay: float | None = None) -> None:
         self._cancel_forget(agent)
         loop = asyncio.get_running_loop()
@@ -526,6 +561,8 @@ class LocalHub:
             self._schedule_forget(agent)
             return
         del self._agents[agent_id]
+        self._budget.add(-agent.scrollback.size)
+        self._budget.revived(agent_id)
         self._agent_list.discard(agent_id)
         self._presence.forget(agent_id)
         log.info("forgot agent %s", agent_id)

@@ -75,6 +75,14 @@ class Scrollback:
         self._evict()
         return Appended(chunk, gap, whole)
 
+    def release(self) -> int:
+        """Drop every retained chunk (``start`` moves to ``end``); the bytes freed."""
+        freed = self._size
+        self._chunks.clear()
+        self._size = 0
+        self.start = self.end
+        return freed
+
     def _evict(self) -> None:
         while self._size > self.capacity:
             oldest = self._chunks[0]
