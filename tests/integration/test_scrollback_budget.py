@@ -1,4 +1,5 @@
-"""Issue 11, item 9: a total scrollback budget. Past it the relay frees the scrollbacks
+"""Issue 11, item 9 (a relay without Redis, so not in tests/contract, which also runs on
+Redis): a total scrollback budget. Past it the relay frees the scrollbacks
 of the agents that exited longest ago (then of disconnected ones), keeps their records,
 and announces the freed output as a gap to later readers; connected agents keep theirs."""
 
