@@ -198,8 +198,10 @@ _CX_SIGNIN = re.compile(r"Sign in with ChatGPT|Sign in with Device Code|"
                         r"Enter your (OpenAI )?API key|Finish signing in")
 _CX_TRUST = re.compile(r"(?i)do you trust the (files|contents)|trust this (folder|directory)|"
                        r"allow codex to work in this folder")
-_CX_APPROVE = re.compile(r"(?i)would you like to (run|make|grant|apply|allow)|"
-                         r"allow codex to|approve this|wants to run")
+#: Codex 0.171's approval questions (from the strings in its binary: no recording, an
+#: approval needs a model turn).
+_CX_APPROVE = re.compile(r"(?i)would you like to (run|make|grant|apply|allow|send input)|"
+                         r"do you want to approve network access|allow codex to|wants to run")
 _CX_WORKING = re.compile(r"\b[Ee]sc to interrupt\b|Queued follow-up inputs")
 _CX_IDLE = re.compile(r"Ask Codex to do anything|\bcontext left\b|\? for shortcuts")
 
@@ -221,9 +223,10 @@ def codex(view: ScreenView) -> Finding | None:
                        menu_options(lines, i, enter=True))
     i = find(lines, _CX_APPROVE)
     if i >= 0:
-        return Finding("waiting", "codex.approval", "permission",
-                       block(lines, max(0, i - 4), i + 1),
-                       menu_options(lines, i))
+        first = next((j for j in range(i + 1, len(lines)) if _MENU_ITEM.match(lines[j])),
+                     i + 1)
+        return Finding("waiting", "codex.approval", "permission", block(lines, i, first),
+                       menu_options(lines, i, enter=True))
     if any(_CX_WORKING.search(line) for line in lines):
         return Finding("working", "codex.working", detail=_spinner_line(lines))
     menu = _agent_menu(view, "codex", enter=True)

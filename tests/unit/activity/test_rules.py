@@ -64,3 +64,14 @@ LINES = [
 @pytest.mark.parametrize(("text", "line"), LINES)
 def test_last_meaningful_line(text: str, line: str | None) -> None:
     assert last_meaningful_line(screen(text)) == line
+
+
+def test_a_codex_approval_is_a_permission_with_the_command_and_its_choices() -> None:
+    found = evaluate(screen(
+        "  Would you like to run the following command?\n\n  $ rm -rf build\n\n"
+        "\u203a 1. Yes, proceed (y)\n  2. No, and tell Codex what to do differently (esc)\n\n"
+        "  Press enter to confirm or esc to cancel", cols=80, rows=12), "codex")
+    assert found is not None
+    assert (found.state, found.reason) == ("waiting", "permission")
+    assert found.prompt == "Would you like to run the following command?\n\n$ rm -rf build"
+    assert [o.keys for o in found.options or ()] == ["1\r", "2\r"]
