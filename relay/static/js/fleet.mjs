@@ -303,7 +303,10 @@ export class FleetView {
       entry.row.hidden = !visible;
       if (visible) shown++;
     }
-    for (const [state, { countLabel }] of this.filterButtons) setText(countLabel, String(counts[state] ?? 0));
+    for (const [state, { button, countLabel }] of this.filterButtons) {
+      setText(countLabel, String(counts[state] ?? 0));
+      button.dataset.count = String(counts[state] ?? 0);
+    }
     setText(this.count, `${shown} of ${this.entries.size}`);
     this.empty.hidden = shown > 0;
     setText(this.empty, this.entries.size === 0
