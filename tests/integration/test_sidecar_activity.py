@@ -15,8 +15,9 @@ import pytest
 
 from agent_sidecar.activity.settings import ActivityConfig
 from agent_sidecar.config import RunConfig
-from relay.server import RunningRelay
-from tests.integration.conftest import Dashboard, Sidecar
+from relay.config import RelayConfig
+from relay.server import RunningRelay, start_relay
+from tests.integration.conftest import Dashboard, Sidecar, free_port
 
 # Runs the hooks from --settings like Claude Code: SessionStart, then PermissionRequest
 # with the request on stdin; prints what the permission hook answered. With "abandon" it
@@ -245,3 +246,28 @@ async def test_a_request_answered_in_the_terminal_while_its_hook_runs_is_withdra
     await dash.until_output(b"held-hook-said:")
     assert b"held-hook-said:nothing" in dash.stream
     await until_activity(dash, lambda a: a.decision_id is None and a.state == "working")
+
+
+async def test_a_restarted_relay_gets_the_current_activity_at_once(
+    make_config: Callable[..., RelayConfig],
+    make_run_config: Callable[..., RunConfig],
+    start_sidecar: Callable[[RunConfig], Sidecar],
+    dashboard: Callable[[RunningRelay], Awaitable[Dashboard]],
+) -> None:
+    port = free_port()
+    relay = await start_relay(make_config(port=port))
+    code = "input('Release which tag? ')"
+    start_sidecar(make_run_config(f"ws://127.0.0.1:{port}", (sys.executable, "-c", code)))
+    dash = await dashboard(relay)
+    await until_activity(dash, lambda a: a.state == "waiting")
+    await relay.close()  # a fresh relay knows nothing of the agent
+    relay = await start_relay(make_config(port=port))
+    try:
+        dash = await dashboard(relay)
+        await until_activity(dash, lambda a: a.state == "waiting")
+        assert dash.info is not None
+        assert dash.info.activity is not None
+        assert dash.info.activity.prompt == "Release which tag?"
+        await dash.send("terminal:input", agent_id="itest-agent", data="v1\r")
+    finally:
+        await relay.close()
