@@ -28,6 +28,7 @@ import contextlib
 import enum
 import os
 import re
+import select
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -208,7 +209,8 @@ class AttachSession:
         while view:
             try:
                 n = os.write(self.terminal.stdout_fd, view)
-            except BlockingIOError:
+            except BlockingIOError:  # stdout shares a non-blocking file description
+                select.select([], [self.terminal.stdout_fd], [])
                 continue
             view = view[n:]
 

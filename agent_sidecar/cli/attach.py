@@ -58,7 +58,7 @@ def attach(
     Exit code: 0 after a detach; the agent's exit code when it exits while attached;
     others as in 'agent-sidecar tail --help'.
     """
-    from ..attach import AttachOptions, AttachSession, DetachKey, Ending
+    from ..attach import AttachOptions, AttachSession, DetachKey, Ending, may_resize
     from ..terminal import LocalTerminal, is_interactive
 
     assert isinstance(detach_key, DetachKey)
@@ -71,9 +71,17 @@ def attach(
     async def body(client: Client) -> int:
         if not client.can_control and not read_only:
             _say(f"role {client.role} may not type: attaching read-only")
-        mode = "read-only; " if read_only or not client.can_control else ""
-        _say(f"attaching to {agent} ({mode}detach with {detach_key.name})")
-        result = await AttachSession(client, agent, LocalTerminal(), options).run()
+        can_type = not read_only and client.can_control
+        mode = "" if can_type else "read-only; "
+        info = await client.agent(agent)
+        terminal = LocalTerminal()
+        size = ""
+        if not may_resize(info, can_type=can_type) and (info.cols, info.rows) != terminal.size():
+            cols, rows = terminal.size()
+            size = (f"its screen is {info.cols}x{info.rows}, yours {cols}x{rows}, and it "
+                    "keeps its size; ")
+        _say(f"attaching to {agent} ({mode}{size}detach with {detach_key.name})")
+        result = await AttachSession(client, agent, terminal, options).run()
         if result.refused_inputs:
             _say(f"{result.refused_inputs} of your inputs were refused by the relay "
                  "(agent offline, rate limit or role)")
