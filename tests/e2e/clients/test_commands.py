@@ -190,3 +190,14 @@ async def test_tail_follow_survives_a_relay_restart_without_losing_or_repeating_
     assert await follower.wait() == 3
     raw = bytes(follower.stdout) + await follower.proc.stdout.read()  # type: ignore[union-attr]
     assert raw == (b"ready\r\nbefore\r\ngot:'before'\r\nafter\r\ngot:'after'\r\nquit\r\n")
+
+
+async def test_several_relays_are_tried_in_order(
+    agent: Cli, client: Client, relay_url: str, secret: bytes
+) -> None:
+    token = mint_token(secret, sub="e2e", role="viewer", ttl=600)
+    dead = f"ws://127.0.0.1:{free_port()}"
+    done = await client("ls", "--relay", dead, "--relay", relay_url, "--token", token,
+                        use_env=False)
+    assert done.code == 0, done.stderr
+    assert AGENT in done.stdout
