@@ -276,6 +276,9 @@ class LocalRelay:
         hub = self._hub()
         if hub is None or self.hosted is None:
             return
+        if hub.connected_agents() == 0:
+            # Nobody left to take the port over: leave no agents' output on disk.
+            return
         records = bounded(hub.export_agents())
         if not records:
             return

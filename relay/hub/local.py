@@ -354,6 +354,10 @@ class LocalHub:
 
     # ------------------------------------------------------------------ takeover
 
+    def connected_agents(self) -> int:
+        """How many agents have a sidecar connected now."""
+        return sum(1 for agent in self._agents.values() if agent.conn is not None)
+
     def export_agents(self) -> list[AgentRecord]:
         """Every agent's record and retained scrollback (for a successor relay)."""
         out = []

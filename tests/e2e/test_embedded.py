@@ -62,6 +62,8 @@ async def test_run_without_relay_embeds_one_and_prints_an_operator_dashboard_lin
     assert ack.ok
     assert await run.wait() == 0
     assert not path.exists()  # removed when the hosting process exits
+    # No other sidecar could take the port over: no snapshot of the agents' output.
+    assert not (path.parent / f"relay-{port}.snapshot").exists()
 
 
 async def test_a_second_run_joins_and_takes_the_relay_over_when_the_host_exits(
