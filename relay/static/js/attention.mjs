@@ -190,9 +190,16 @@ export class Notifier {
     const name = info.name || info.agent_id;
     const body = activity.prompt ? oneLine(activity.prompt, 180) : "It is waiting for you.";
     this._close(info.agent_id);
-    const notification = new Notification(`${name} needs you`, {
-      body, tag: `agent-sidecar:${info.agent_id}`,
-    });
+    let notification;
+    try {
+      notification = new Notification(`${name} needs you`, {
+        body, tag: `agent-sidecar:${info.agent_id}`,
+      });
+    } catch {
+      // Chrome on Android shows notifications only through a service worker, which
+      // this page does not have; the tab title still counts the waiting agents.
+      return;
+    }
     notification.addEventListener("click", () => {
       window.focus();
       notification.close();
