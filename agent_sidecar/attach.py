@@ -27,22 +27,28 @@ import codecs
 import contextlib
 import enum
 import os
+import random
 import re
 import select
 import signal
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from relay.protocol import AgentInfo
 
+from .backoff import BackoffPolicy, backoff_delay
 from .client import (
     AgentOffline,
     Client,
     ClientError,
+    ConnectionLost,
     Exited,
     Forbidden,
     OutputStream,
+    RelayUnreachable,
     TerminalOutput,
+    UnknownAgent,
 )
 from .client.queries import EscapeFilter, QueryFilter, alt_screen_as_clear
 from .terminal import LocalTerminal
@@ -59,6 +65,9 @@ LEAVE = (
     b"\x1b[?1049l\x1b[23;0t"
 )
 DEFAULT_REPLAY_BYTES = 256 * 1024
+#: Reconnection delays after a lost connection: from 0.2 s, doubling up to 5 s.
+RECONNECT_BACKOFF = BackoffPolicy(initial=0.2, maximum=5.0)
+T = TypeVar("T")
 DEFAULT_DETACH_KEY = "ctrl-]"
 #: What ends a read-only session besides the detach key: Ctrl-C, or q typed (in a read
 #: that is not an escape sequence: a terminal's replies to queries start with ESC).
@@ -136,8 +145,13 @@ class AttachSession:
         agent_id: str,
         terminal: LocalTerminal,
         options: AttachOptions,
+        reconnect: Callable[[], Awaitable[Client]] | None = None,
     ) -> None:
         self.client = client
+        #: Makes a new connection after a lost one (None: a lost connection ends attach).
+        self._reconnect = reconnect
+        self._own_clients: list[Client] = []
+        self._screen = EscapeFilter(alt_screen_as_clear)
         self.agent_id = agent_id
         self.terminal = terminal
         self.options = options
@@ -157,38 +171,83 @@ class AttachSession:
         since = max(0, info.offset - self.options.replay_bytes)
         stream = await self.client.subscribe(self.agent_id, since=since, follow=True)
         resize = may_resize(info, can_type=self.can_type)
-        # Live queries are answered by the terminal whose size the PTY has: this one only
-        # when it sets the size; otherwise they are removed like the replayed ones.
-        replay_end = stream.end_at_subscribe if resize else None
         self.client.on_error = self._on_error
         with self._full_screen(), self._signals(resize):
             if resize:
                 await self._send_size()
-            reader = asyncio.create_task(self._output(stream, replay_end))
             sender = asyncio.create_task(self._send_keys())
             self._watch_input()
             try:
-                done: asyncio.Future[Ending] = self._done
-                waiting: set[asyncio.Future[int | None] | asyncio.Future[Ending]] = {reader, done}
-                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                if done.done():
-                    return AttachResult(done.result(), None, self._refused)
-                code = reader.result()  # raises the error that ended the stream
-                return AttachResult(Ending.EXITED, code, self._refused)
+                while True:
+                    # Live queries are answered by the terminal whose size the PTY has:
+                    # this one only when it sets the size; otherwise they are removed like
+                    # the replayed ones (and the bytes caught up after a reconnection).
+                    replay_end = stream.end_at_subscribe if resize else None
+                    outcome = await self._until_detach(self._output(stream, replay_end))
+                    if outcome is None:
+                        return AttachResult(self._done.result(), None, self._refused)
+                    try:
+                        code = outcome.result()  # raises the error that ended the stream
+                        return AttachResult(Ending.EXITED, code, self._refused)
+                    except ConnectionLost:
+                        if self._reconnect is None:
+                            raise
+                    resumed = await self._until_detach(self._resubscribe(stream.next_offset))
+                    if resumed is None:
+                        return AttachResult(self._done.result(), None, self._refused)
+                    stream = resumed.result()
+                    if resize:
+                        await self._send_size()
             finally:
-                for task in (reader, sender):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, ClientError):
-                        await task
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ClientError):
+                    await sender
                 with contextlib.suppress(ClientError):
                     await self.client.unsubscribe(self.agent_id)
+                for client in self._own_clients:
+                    await client.close()
+
+    async def _until_detach(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T] | None:
+        """Run ``work`` until it ends (its finished task) or the user detaches (None)."""
+        task = asyncio.create_task(work)
+        waiting: set[asyncio.Future[Any]] = {task, self._done}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if self._done.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ClientError):
+                await task
+            return None
+        return task
+
+    async def _resubscribe(self, offset: int | None) -> OutputStream:
+        """A new connection and subscription from ``offset``, retried with backoff while
+        the relay or the agent is not back (the title says so meanwhile)."""
+        assert self._reconnect is not None
+        self._write(self._title("reconnecting"))
+        attempt = 0
+        while True:
+            await asyncio.sleep(backoff_delay(RECONNECT_BACKOFF, attempt, random.random()))  # noqa: S311
+            attempt += 1
+            client: Client | None = None
+            try:
+                client = await self._reconnect()
+                stream = await client.subscribe(self.agent_id, since=offset, follow=True)
+            except (ConnectionLost, RelayUnreachable, UnknownAgent):
+                if client is not None:
+                    await client.close()
+                continue
+            self._own_clients.append(client)
+            self.client = client
+            client.on_error = self._on_error
+            self._write(self._title())
+            return stream
 
     # ------------------------------------------------------------------ output
 
     async def _output(self, stream: OutputStream, replay_end: int | None) -> int | None:
         """Draw the stream; queries removed up to ``replay_end`` (None: everywhere)."""
         queries: QueryFilter | None = QueryFilter()
-        screen = EscapeFilter(alt_screen_as_clear)
+        screen = self._screen
         async for event in stream:
             if isinstance(event, TerminalOutput):
                 data = event.data
@@ -269,11 +328,11 @@ class AttachSession:
 
     # ------------------------------------------------------------------ terminal
 
-    def _title(self) -> bytes:
+    def _title(self, state: str = "attach") -> bytes:
         """The window title while attached: which agent, and how to leave."""
         name = "".join(c for c in self.agent_id if c.isprintable())
         key = self.options.detach_key.name
-        return f"\x1b]2;{name} (agent-sidecar attach; detach: {key})\x07".encode()
+        return f"\x1b]2;{name} (agent-sidecar {state}; detach: {key})\x07".encode()
 
     def _finish(self, ending: Ending) -> None:
         if not self._done.done():

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .connect import client_options, exit_with, run_client
+from .connect import CLIENT_NAME, client_options, exit_with, run_client
 from .group import main
 from .options import sidecar_option
 
@@ -54,7 +54,8 @@ def attach(
       agent-sidecar attach build-7
       agent-sidecar attach --read-only claude-1
       agent-sidecar attach --detach-key ctrl-q --relay wss://relay.example claude-1
-    Your terminal does not resize an agent that has a terminal of its own.
+    Your terminal does not resize an agent that has a terminal of its own. A lost
+    connection is retried (the window title says "reconnecting") until you detach.
     Exit code: 0 after a detach; the agent's exit code when it exits while attached;
     others as in 'agent-sidecar tail --help'.
     """
@@ -81,7 +82,15 @@ def attach(
             size = (f"its screen is {info.cols}x{info.rows}, yours {cols}x{rows}, and it "
                     "keeps its size; ")
         _say(f"attaching to {agent} ({mode}{size}detach with {detach_key.name})")
-        result = await AttachSession(client, agent, terminal, options).run()
+        async def reconnect() -> Client:
+            from ..client import Client, resolve_endpoints
+            from ..embedded import runtime_dir
+
+            endpoints = resolve_endpoints(relays, token, port, runtime_dir())
+            return await Client.connect_first(endpoints, client_name=CLIENT_NAME)
+
+        session = AttachSession(client, agent, terminal, options, reconnect=reconnect)
+        result = await session.run()
         if result.refused_inputs:
             _say(f"{result.refused_inputs} of your inputs were refused by the relay "
                  "(agent offline, rate limit or role)")

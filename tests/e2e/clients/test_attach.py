@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sys
 import termios
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,7 +15,7 @@ from ptyprocess import PtyProcess
 from agent_sidecar.client import AgentInfo
 from relay.auth import mint_token
 from tests.e2e.clients.conftest import AGENT, ECHO_LINES, Client
-from tests.e2e.conftest import REPO, Cli
+from tests.e2e.conftest import REPO, WAIT, Cli
 from tests.e2e.test_interactive import Terminal
 
 PY = sys.executable
@@ -42,6 +44,14 @@ async def attach(user_env: dict[str, str]) -> AsyncIterator[Attach]:
             term.proc.kill(9)
             await term.exit_code()
         term.close()
+
+
+async def expect_after(term: Terminal, sentinel: bytes, start: int) -> None:
+    """Wait until ``sentinel`` appears on the screen after byte ``start``."""
+    async with asyncio.timeout(WAIT):
+        while sentinel not in term.screen[start:]:
+            term._more.clear()
+            await term._more.wait()
 
 
 def assert_cooked(term: Terminal) -> None:
@@ -220,3 +230,33 @@ async def test_an_agent_with_its_own_terminal_is_never_resized_by_attach(
         local.proc.kill(9)
         await local.exit_code()
         local.close()
+
+
+async def test_attach_reconnects_after_a_relay_restart_and_keeps_typing(
+    port: int, secret: bytes, relay_proc: Cli, spawn_cli: Callable[..., Awaitable[Cli]],
+    start_relay_proc: Callable[[int], Awaitable[Cli]], attach: Attach,
+    output: Callable[[str], Awaitable[str]],
+) -> None:
+    token = mint_token(secret, sub=AGENT, role="agent", ttl=600)
+    await spawn_cli("run", "--relay", f"ws://127.0.0.1:{port}", "--token", token,
+                    "--agent-id", AGENT, "--reconnect-max", "0.5", "--",
+                    PY, "-c", ECHO_LINES)
+    await output("ready")
+    term = attach(AGENT)
+    await term.expect(b"ready")
+    term.type(b"one\r")
+    await term.expect(b"got:'one'")
+    relay_proc.signal(signal.SIGKILL)
+    await relay_proc.wait()
+    await term.expect(b"agent-sidecar reconnecting")  # the window title says so
+    lost = term.screen.index(b"agent-sidecar reconnecting")
+    await start_relay_proc(port)
+    await expect_after(term, b"(agent-sidecar attach; detach", lost)  # and back
+    seen = len(term.screen)
+    term.type(b"two\r")
+    await term.expect(b"got:'two'")
+    assert term.screen.count(b"got:'one'") == 1  # caught up without repeating
+    assert b"got:'one'" not in term.screen[seen:]
+    term.type(b"\x1d")
+    assert await term.exit_code() == 0
+    assert_cooked(term)
