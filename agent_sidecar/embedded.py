@@ -32,6 +32,8 @@ import aiohttp
 from relay.appkeys import HUB
 from relay.auth import mint_token
 from relay.config import RelayConfig
+from relay.handlers.agent import attach_in_process
+from relay.handlers.pipe import PipeEnd
 from relay.hub.local import LocalHub
 from relay.hub.snapshot import SnapshotError, bounded, dumps, loads
 from relay.server import RunningRelay, start_relay
@@ -169,6 +171,8 @@ class LocalRelay:
         self._url = ""
         self.hosted: RunningRelay | None = None
         self._path: Path | None = None
+        #: The relay's side of this process's in-process agent connections.
+        self._attached: set[asyncio.Task[None]] = set()
 
     @property
     def url(self) -> str:
@@ -189,6 +193,17 @@ class LocalRelay:
             self._secret, sub="local-operator", role="operator", ttl=DASHBOARD_TOKEN_TTL
         )
         return f"{self._url}/#token={token}"
+
+    def in_process(self) -> PipeEnd | None:
+        """While this sidecar hosts the relay: a connection to it in this process (no
+        socket, no WebSocket framing), served like ``/ws/agent``; else None (join over
+        the WebSocket at :attr:`agent_url`)."""
+        if self.hosted is None:
+            return None
+        end, task = attach_in_process(self.hosted.app)
+        self._attached.add(task)
+        task.add_done_callback(self._attached.discard)
+        return end
 
     async def start_or_join(self) -> None:
         """Join the relay on the port if it is ours and answers; else host a new one."""
@@ -322,3 +337,6 @@ class LocalRelay:
         if self.hosted is not None:
             hosted, self.hosted = self.hosted, None
             await hosted.close()
+        for task in list(self._attached):
+            task.cancel()
+        await asyncio.gather(*self._attached, return_exceptions=True)

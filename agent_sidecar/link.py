@@ -80,6 +80,25 @@ class Controller(Protocol):
     def apply(self, msg: ControlMessage) -> asyncio.Future[None] | None: ...
 
 
+class LinkSocket(Protocol):
+    """What the link uses of a connection: aiohttp's client WebSocket, or the agent's
+    end of an in-process pipe to a relay in this process (:mod:`relay.handlers.pipe`)."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def close_code(self) -> int | None: ...
+
+    async def send_str(self, data: str) -> None: ...
+
+    async def send_bytes(self, data: bytes) -> None: ...
+
+    async def receive(self, timeout: float | None = None) -> aiohttp.WSMessage: ...
+
+    async def close(self, *, code: int = ..., message: bytes = ...) -> bool: ...
+
+
 class FirstAnswer(enum.Enum):
     """How the first connection attempt ended."""
 
@@ -113,7 +132,7 @@ class _Retry(Exception):
 class _Conn:
     """Per-connection sending state."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, sent: int, resume_to: int) -> None:
+    def __init__(self, ws: LinkSocket, sent: int, resume_to: int) -> None:
         self.ws = ws
         self.sent = sent
         self.status_version = -1
@@ -142,6 +161,7 @@ class Link:
         controller: Controller,
         token: Callable[[], str | None],
         before_retry: Callable[[], Awaitable[None]] | None = None,
+        in_process: Callable[[], LinkSocket | None] | None = None,
     ) -> None:
         self.config = config
         self.retention = retention
@@ -150,6 +170,9 @@ class Link:
         self._controller = controller
         self._token = token
         self._before_retry = before_retry
+        #: Asked before each connection: the relay in this process, if there is one
+        #: (then no WebSocket is opened).
+        self._in_process = in_process
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._delivered = asyncio.Event()
@@ -299,11 +322,18 @@ class Link:
 
     async def _connect_once(self, session: aiohttp.ClientSession, url: str) -> bool:
         """One connection, start to end. True if it got as far as ``agent:welcome``."""
-        try:
-            async with asyncio.timeout(self.config.connect_timeout):
-                ws = await session.ws_connect(url, autoping=True, max_msg_size=0)
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise _Retry(f"cannot connect ({type(exc).__name__}: {exc})"[:300]) from None
+        local = self._in_process() if self._in_process is not None else None
+        ws: LinkSocket
+        if local is not None:
+            log.info("attached to the relay in this process (no socket)")
+            ws = local
+        else:
+            try:
+                async with asyncio.timeout(self.config.connect_timeout):
+                    client = await session.ws_connect(url, autoping=True, max_msg_size=0)
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                raise _Retry(f"cannot connect ({type(exc).__name__}: {exc})"[:300]) from None
+            ws = client
         try:
             conn = await self._handshake(ws)
             if conn is None:
@@ -323,7 +353,7 @@ class Link:
                     async with asyncio.timeout(1.0):
                         await ws.close(code=CloseCode.NORMAL)
 
-    async def _handshake(self, ws: aiohttp.ClientWebSocketResponse) -> _Conn | None:
+    async def _handshake(self, ws: LinkSocket) -> _Conn | None:
         hello = self._hello()
         token = self._token()
         if token is not None:
@@ -390,7 +420,7 @@ class Link:
         log.info("relay welcomed the agent: resuming at %d (stream end %d)", resume_from, ret.end)
         return resume_from
 
-    def _closed(self, ws: aiohttp.ClientWebSocketResponse, msg: aiohttp.WSMessage) -> None:
+    def _closed(self, ws: LinkSocket, msg: aiohttp.WSMessage) -> None:
         """Record a final close code, if this was one."""
         code = ws.close_code
         reason = ""
@@ -602,9 +632,7 @@ class Link:
             return encode_binary_output(agent_id, offset, data)
         return encode(TerminalOutput(agent_id=agent_id, offset=offset, data=data))
 
-    async def _send_output(
-        self, ws: aiohttp.ClientWebSocketResponse, offset: int, data: bytes
-    ) -> None:
+    async def _send_output(self, ws: LinkSocket, offset: int, data: bytes) -> None:
         frame = self._output_frame(offset, data)
         if isinstance(frame, bytes):
             await ws.send_bytes(frame)

@@ -44,7 +44,7 @@ from .agents import agent_kind, agent_traits
 from .config import SECRET_ENV, RunConfig, agent_ws_url
 from .errors import RelayRefused
 from .flow import OutputFlow
-from .link import ControlMessage, FirstAnswer, Link, Refusal
+from .link import ControlMessage, FirstAnswer, Link, LinkSocket, Refusal
 from .mirror import Mirror
 from .modes import TerminalModes
 from .output import IdleClock, OutputPipe
@@ -202,6 +202,7 @@ class Runner:
         if self.terminal is not None:
             self.cols, self.rows = self.terminal.size()
         local = None
+        in_process = None
         if self.config.relays:
             urls = [agent_ws_url(u) for u in self.config.relays]
 
@@ -227,11 +228,12 @@ class Runner:
                 return local.agent_token(agent_id)
 
             before_retry = local.ensure
+            in_process = local.in_process
             self.dashboard_url = local.dashboard_url()
             self.notify(f"Dashboard: {self.dashboard_url}")
         try:
             with self._signals():
-                return await self._run_linked(urls, token, before_retry)
+                return await self._run_linked(urls, token, before_retry, in_process)
         finally:
             if local is not None:
                 await local.close()
@@ -318,6 +320,7 @@ class Runner:
         urls: list[str],
         token: Callable[[], str | None],
         before_retry: Callable[[], Awaitable[None]] | None,
+        in_process: Callable[[], LinkSocket | None] | None = None,
     ) -> int:
         link = Link(
             self.config.link_config(urls),
@@ -327,6 +330,7 @@ class Runner:
             controller=self,
             token=token,
             before_retry=before_retry,
+            in_process=in_process,
         )
         self.link = link
         link_task = asyncio.create_task(link.run())

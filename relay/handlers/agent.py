@@ -9,19 +9,26 @@ After ``agent:hello`` (token from the message, else the ``Authorization`` header
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
-from relay.appkeys import CONNECTIONS, HUB, OPS
+from relay.appkeys import CONFIG, CONNECTIONS, HUB, OPS
 from relay.handlers.endpoint import (
     Socket,
     authenticate,
     is_gone,
     serve_endpoint,
+    serve_socket,
 )
+from relay.handlers.outbox import Outbox
+from relay.handlers.pipe import Pipe, PipeEnd, PipeTransport
 from relay.hub.interface import AgentConn, Hub
+from relay.ops.logs import bind_connection
 from relay.protocol import (
     AgentActivity,
     AgentHello,
@@ -51,6 +58,39 @@ async def handle_agent(request: web.Request) -> web.StreamResponse:
         await _authorised(sock, hello, hub)
 
     return await serve_endpoint(request, KIND, Direction.AGENT_TO_RELAY, AgentHello, authorised)
+
+
+@dataclass(frozen=True, slots=True)
+class _InProcess:
+    """The :class:`relay.handlers.endpoint.Peer` of an in-process connection."""
+
+    app: web.Application
+    headers: Mapping[str, str] = field(default_factory=dict)
+    remote: str | None = "in-process"
+
+
+def attach_in_process(app: web.Application) -> tuple[PipeEnd, asyncio.Task[None]]:
+    """Connect an agent living in this process: the agent's end of a
+    :class:`relay.handlers.pipe.Pipe`, served like a ``/ws/agent`` connection (the same
+    hello, auth, hub calls and message handling) by the returned task, which ends after
+    either side closed."""
+    pipe = Pipe()
+    hub = app[HUB]
+    config = app[CONFIG]
+
+    async def authorised(sock: Socket, hello: AgentHello) -> None:
+        await _authorised(sock, hello, hub)
+
+    async def serve() -> None:
+        bind_connection(KIND)
+        outbox = Outbox(PipeTransport(pipe.relay), limit=config.slow_consumer_bytes,
+                        name=f"{KIND}@in-process", meter=app[OPS].metrics)
+        outbox.start()
+        app[CONNECTIONS].add(outbox, KIND)
+        sock = Socket(request=_InProcess(app), ws=pipe.relay, outbox=outbox, config=config)
+        await serve_socket(sock, KIND, Direction.AGENT_TO_RELAY, AgentHello, authorised)
+
+    return pipe.agent, asyncio.create_task(serve())
 
 
 async def _authorised(sock: Socket, hello: AgentHello, hub: Hub) -> None:

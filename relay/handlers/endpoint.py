@@ -15,12 +15,12 @@ import contextlib
 import ipaddress
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from relay.appkeys import CONFIG, CONNECTIONS, OPS
 from relay.auth import AuthError, Claims, verify
@@ -153,7 +153,32 @@ def forbidden_origin(request: web.Request) -> web.Response:
     )
 
 
-def bearer_token(request: web.Request) -> str | None:
+class Peer(Protocol):
+    """What a connection's handlers read of its HTTP request (an in-process connection
+    has no request: :mod:`relay.handlers.pipe`)."""
+
+    @property
+    def app(self) -> web.Application: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def remote(self) -> str | None: ...
+
+
+class Incoming(Protocol):
+    """The receiving half of a connection: a WebSocket, or an in-process pipe's end."""
+
+    @property
+    def close_code(self) -> int | None: ...
+
+    async def receive(self, timeout: float | None = None) -> WSMessage: ...
+
+    async def lingered(self) -> None: ...
+
+
+def bearer_token(request: Peer) -> str | None:
     """The token of an ``Authorization: Bearer`` header (never the query string)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.strip().partition(" ")
@@ -162,14 +187,14 @@ def bearer_token(request: web.Request) -> str | None:
     return token.strip()
 
 
-def peer_name(request: web.Request) -> str:
+def peer_name(request: Peer) -> str:
     return request.remote or "?"
 
 
 @dataclass(slots=True)
 class Socket:
-    request: web.Request
-    ws: LingeringWebSocketResponse
+    request: Peer
+    ws: Incoming
     outbox: Outbox
     config: RelayConfig
 
@@ -314,6 +339,20 @@ async def serve_endpoint(
         return forbidden_origin(request)
     bind_connection(kind)
     sock = await open_socket(request, kind)
+    await serve_socket(sock, kind, direction, first_type, authorised)
+    assert isinstance(sock.ws, web.WebSocketResponse)
+    return sock.ws
+
+
+async def serve_socket(
+    sock: Socket,
+    kind: str,
+    direction: Direction,
+    first_type: type[First],
+    authorised: Callable[[Socket, First], Awaitable[None]],
+) -> None:
+    """An open connection's life from its first message to its close (a WebSocket's or
+    an in-process one's)."""
     try:
         first = await read_first(sock, direction, first_type.TYPE)
         if isinstance(first, first_type):
@@ -323,4 +362,3 @@ async def serve_endpoint(
         sock.close(CloseCode.INTERNAL_ERROR, "internal error")
     finally:
         await finish(sock, kind)
-    return sock.ws

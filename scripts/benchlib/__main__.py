@@ -298,7 +298,8 @@ async def _peers(args: argparse.Namespace, runs: int) -> int:
         print(f"  {name}: {_brief(result)}", file=sys.stderr, flush=True)
 
     t0 = time.monotonic()
-    values = await peers.measure(args.quick, runs, out.parent / "logs", note)
+    baseline = Path(args.baseline).resolve() if args.baseline else None
+    values = await peers.measure(args.quick, runs, out.parent / "logs", note, baseline)
     print()
     print(peers.table(values))
     print(f"\n{info['nproc']} x {info['cpu']}, kernel {info['kernel']}; medians of {runs} runs "
@@ -334,6 +335,9 @@ def main() -> int:
     parser.add_argument("--peers", action="store_true",
                         help="instead: ttyd 1.7.7, terminado 0.18 and both of our modes in one "
                              "run (builds ttyd from Debian's source under bench-results/peers)")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="with --peers: also measure the embedded run of the checkout "
+                             "in DIR (e.g. a worktree of main) as embedded-base")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy profiles of relay and sidecar during each burst "
                              "(bench-results/logs/profile-*.txt; needs py-spy)")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import re
 import socket
@@ -45,6 +46,17 @@ from .clients import Client, OursClient, TerminadoClient, TtydClient
 
 MIB = 1024 * 1024
 TARGETS = ("ttyd", "terminado", "embedded", "standalone")
+#: Variants measured alongside when their module is installed: ``run`` with uvloop's
+#: event loop forced on.
+VARIANTS = {"embedded-uvloop": "uvloop"}
+_UVLOOP_RUN = ("import runpy, sys, uvloop; uvloop.install(); sys.argv[0] = 'agent_sidecar'; "
+               "runpy.run_module('agent_sidecar', run_name='__main__')")
+
+
+def targets(baseline: Path | None) -> tuple[str, ...]:
+    extra = tuple(name for name, module in VARIANTS.items()
+                  if importlib.util.find_spec(module) is not None)
+    return TARGETS + extra + (("embedded-base",) if baseline is not None else ())
 _DASHBOARD = re.compile(rb"Dashboard: http://127\.0\.0\.1:(\d+)/#token=([A-Za-z0-9._-]+)")
 
 
@@ -85,6 +97,8 @@ class Peers:
     logs: Path
     ttyd: Path
     terminado_python: Path
+    #: Another checkout whose ``run`` is measured as ``embedded-base`` (before/after).
+    baseline: Path | None = None
     serial: int = 0
 
     def _log(self, name: str) -> Path:
@@ -92,8 +106,8 @@ class Peers:
         self.logs.mkdir(parents=True, exist_ok=True)
         return self.logs / f"peer-{name}-{self.serial}.log"
 
-    def _spawn(self, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-        env = dict(os.environ, PYTHONPATH=str(REPO))
+    def _spawn(self, argv: list[str], log: Path, repo: Path = REPO) -> subprocess.Popen[bytes]:
+        env = dict(os.environ, PYTHONPATH=str(repo))
         env.pop("AGENT_SIDECAR_TOKEN", None)
         with open(log, "wb") as out:
             return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
@@ -118,11 +132,15 @@ class Peers:
             await _wait_port(port, proc)
             running = Running(TerminadoClient(self.session, f"http://127.0.0.1:{port}"),
                               [proc.pid], [proc])
-        elif target == "embedded":
+        elif target in ("embedded", "embedded-uvloop", "embedded-base"):
             port = _free_port()
-            proc = self._spawn([sys.executable, "-m", "agent_sidecar", "run", "--port",
+            uv = target == "embedded-uvloop"
+            launcher = ["-c", _UVLOOP_RUN] if uv else ["-m", "agent_sidecar"]
+            proc = self._spawn([sys.executable, *launcher, "run", "--port",
                                 str(port), "--no-mirror", "--idle-after", "60", "--",
-                                *command], log)
+                                *command], log,
+                               self.baseline if target == "embedded-base" and self.baseline
+                               else REPO)
             tok = await _dashboard_token(log, proc)
             running = Running(OursClient(self.session, f"http://127.0.0.1:{port}", tok),
                               [proc.pid], [proc])
@@ -214,7 +232,10 @@ class Reader:
 async def throughput(peers: Peers, target: str, nbytes: int) -> dict[str, Any]:
     expected = expected_output(nbytes, "raw")
     total = len(READY) + len(expected)
-    async with peers.start(target, producer_argv("burst", str(nbytes), "raw")) as run:
+    # --stay: the command outlives the burst, so a peer that closes the connection when
+    # the command exits (ttyd, terminado) is measured for throughput, not for its exit.
+    argv = producer_argv("burst", str(nbytes), "raw", "--stay")
+    async with peers.start(target, argv) as run:
         reader = Reader(run.client)
         reader.crc_from = len(READY)
         await asyncio.wait_for(reader.reached(len(READY)), 30)
@@ -262,29 +283,32 @@ async def exit_tail(peers: Peers, target: str, nbytes: int, quiet: float = 5.0) 
         while not done.done() and not reader.closed.is_set():
             if time.perf_counter() - reader.last_byte_at > quiet:
                 break
-            with contextlib.suppress(TimeoutError):
+            # A peer that closes the connection when the command exits (ttyd, terminado)
+            # fails `done` if bytes are missing: that is a result, not a bench error.
+            with contextlib.suppress(TimeoutError, ConnectionError):
                 await asyncio.wait_for(asyncio.shield(done), 0.5)
         got = reader.got
         await reader.stop()
     return {"complete": got >= total, "fraction": min(1.0, got / total)}
 
 
-async def measure(quick: bool, runs: int, logs: Path,
-                  note: Callable[[str, Any], None]) -> dict[str, dict[str, list[float]]]:
+async def measure(quick: bool, runs: int, logs: Path, note: Callable[[str, Any], None],
+                  baseline: Path | None = None) -> dict[str, dict[str, list[float]]]:
     root = REPO / "bench-results" / "peers"
     peers_ttyd = await asyncio.to_thread(setup.ttyd, root)
     peers_python = await asyncio.to_thread(setup.terminado_python, root)
     nbytes = (16 if quick else 64) * MIB
     samples = 200 if quick else 400
-    values: dict[str, dict[str, list[float]]] = {t: {} for t in TARGETS}
+    names = targets(baseline)
+    values: dict[str, dict[str, list[float]]] = {t: {} for t in names}
 
     def add(target: str, key: str, value: float) -> None:
         values[target].setdefault(key, []).append(value)
 
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
-        peers = Peers(session, logs, peers_ttyd, peers_python)
+        peers = Peers(session, logs, peers_ttyd, peers_python, baseline)
         for i in range(runs):
-            for target in TARGETS:
+            for target in names:
                 t = await throughput(peers, target, nbytes)
                 note(f"peers {target} throughput", t)
                 add(target, "raw_MBps", t["MBps"] if t["exact"] else 0.0)
@@ -321,12 +345,16 @@ def table(values: dict[str, dict[str, list[float]]]) -> str:
         v = values[target][key]
         return f"{statistics.median(v):.4g} ({min(v):.3g}-{max(v):.3g})"
 
-    lines = ["| metric | " + " | ".join(TARGETS) + " |",
-             "|---|" + "---|" * len(TARGETS)]
+    names = [t for t in values if values[t]]
+    lines = ["| metric | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(names)]
     for key, unit in UNITS.items():
-        lines.append(f"| {key} ({unit}) | " + " | ".join(cell(t, key) for t in TARGETS) + " |")
+        lines.append(f"| {key} ({unit}) | " + " | ".join(cell(t, key) for t in names) + " |")
     lines += ["", "| goal | ratio | met |", "|---|---|---|"]
-    for key, ours, peer, goal, op in GOALS:
+    goals = list(GOALS)
+    goals += [(k, variant, peer, g, op) for k, ours, peer, g, op in GOALS
+              for variant in names if variant.startswith(f"{ours}-")]
+    for key, ours, peer, goal, op in goals:
         ratio = med(ours, key) / med(peer, key)
         met = ratio <= goal if op == "<=" else ratio >= goal
         lines.append(f"| {key}: {ours} {op} {goal}x {peer} | {ratio:.2f}x | "

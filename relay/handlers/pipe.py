@@ -1,0 +1,164 @@
+"""An agent connection inside the relay's own process: no socket, no WebSocket framing.
+
+A process that hosts the relay and runs a sidecar too (embedded mode) attaches that
+sidecar through :func:`relay.handlers.agent.attach_in_process`, which returns the agent's
+end of a :class:`Pipe`. Both ends carry the very frames the WebSocket would (protocol
+text, binary output frames, a close with a code and a reason), in order, and the relay's
+end is served by the same handler as ``/ws/agent``: hello, token, hub, every message kind,
+errors and close codes. What goes away is the TCP loopback, the frame headers, the
+client's masking and the socket reads.
+
+The agent's end has what the sidecar's link uses of aiohttp's client WebSocket
+(``send_str``, ``send_bytes``, ``receive``, ``close``, ``closed``, ``close_code``) plus
+``send_now``; sending waits while the relay has not read ``LIMIT`` bytes of what was
+sent, so a burst cannot queue without bound (the WebSocket has the socket buffer for
+that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Final
+
+from aiohttp import WSMessage, WSMsgType
+
+from relay.protocol import WireFrame
+
+#: Bytes the sending side may have queued that the receiving side has not read.
+LIMIT: Final = 256 * 1024
+
+_CLOSED: Final = WSMessage(WSMsgType.CLOSED, None, None)
+
+
+class _Direction:
+    """Frames one way, in order, then a close."""
+
+    __slots__ = ("_frames", "_queued", "_ready", "_room", "closed")
+
+    def __init__(self) -> None:
+        self._frames: deque[WSMessage] = deque()
+        self._queued = 0
+        self._ready = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        #: A close was put (nothing after it is taken).
+        self.closed = False
+
+    def put(self, frame: WireFrame) -> bool:
+        if self.closed:
+            return False
+        if isinstance(frame, str):
+            self._frames.append(WSMessage(WSMsgType.TEXT, frame, None))
+        else:
+            self._frames.append(WSMessage(WSMsgType.BINARY, frame, None))
+        self._queued += len(frame)
+        if self._queued > LIMIT:
+            self._room.clear()
+        self._ready.set()
+        return True
+
+    def full(self) -> bool:
+        return self._queued > LIMIT
+
+    def put_close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._frames.append(WSMessage(WSMsgType.CLOSE, code, reason))
+        self._room.set()
+        self._ready.set()
+
+    async def room(self) -> None:
+        await self._room.wait()
+
+    async def get(self, timeout: float | None) -> WSMessage:
+        while not self._frames:
+            self._ready.clear()
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
+        msg = self._frames.popleft()
+        if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
+            self._queued -= len(msg.data)
+            if self._queued <= LIMIT // 2:
+                self._room.set()
+        else:
+            self._frames.appendleft(_CLOSED)  # after the close, every receive says closed
+        return msg
+
+
+class PipeEnd:
+    """One end: receives what the other end sends."""
+
+    __slots__ = ("_in", "_out", "close_code")
+
+    def __init__(self, incoming: _Direction, outgoing: _Direction) -> None:
+        self._in = incoming
+        self._out = outgoing
+        #: The code of the close that ended this end (sent or received).
+        self.close_code: int | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._out.closed
+
+    def send_now(self, frame: WireFrame) -> bool:
+        """Queue ``frame`` without waiting; False (nothing queued) when closed or full."""
+        if self._out.full():
+            return False
+        return self._out.put(frame)
+
+    async def send_frame(self, frame: WireFrame) -> None:
+        if not self._out.put(frame):
+            raise ConnectionResetError("the in-process connection is closed")
+        if self._out.full():
+            await self._out.room()
+
+    async def send_str(self, data: str) -> None:
+        await self.send_frame(data)
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self.send_frame(data)
+
+    async def receive(self, timeout: float | None = None) -> WSMessage:
+        msg = await self._in.get(timeout)
+        if msg.type is WSMsgType.CLOSE:
+            if self.close_code is None:
+                self.close_code = int(msg.data)
+            self._out.put_close(int(msg.data), "")  # answer the close, like a WebSocket
+        return msg
+
+    async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
+        if self._out.closed:
+            return False
+        self.close_code = code
+        self._out.put_close(code, message.decode("utf-8", "replace"))
+        return True
+
+    async def lingered(self) -> None:
+        """Nothing to wait for (a WebSocket drains its TCP connection here)."""
+
+
+class Pipe:
+    """Both ends of one in-process connection."""
+
+    def __init__(self) -> None:
+        to_relay, to_agent = _Direction(), _Direction()
+        self.relay = PipeEnd(to_relay, to_agent)
+        self.agent = PipeEnd(to_agent, to_relay)
+
+
+class PipeTransport:
+    """:class:`relay.handlers.outbox.DirectTransport` over the relay's end of a pipe."""
+
+    def __init__(self, end: PipeEnd) -> None:
+        self._end = end
+
+    async def send(self, frame: WireFrame) -> None:
+        await self._end.send_frame(frame)
+
+    def send_now(self, frame: WireFrame) -> bool:
+        return self._end.send_now(frame)
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._end.close(code=code, message=reason.encode("utf-8"))
