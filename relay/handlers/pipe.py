@@ -9,10 +9,11 @@ errors and close codes. What goes away is the TCP loopback, the frame headers, t
 client's masking and the socket reads.
 
 The agent's end has what the sidecar's link uses of aiohttp's client WebSocket
-(``send_str``, ``send_bytes``, ``receive``, ``close``, ``closed``, ``close_code``) plus
-``send_now``; sending waits while the relay has not read ``LIMIT`` bytes of what was
-sent, so a burst cannot queue without bound (the WebSocket has the socket buffer for
-that).
+(``send_str``, ``send_bytes``, ``receive``, ``close``, ``closed``, ``close_code``); the
+relay's end is written by the connection's :class:`relay.handlers.outbox.Outbox` (with
+``send_now`` for its direct writes). Sending waits while the other side has not read
+``LIMIT`` bytes of what was sent, so a burst cannot queue without bound (the WebSocket
+has the socket buffer for that).
 """
 
 from __future__ import annotations
