@@ -8,6 +8,7 @@ import pytest
 from aiohttp import WSMsgType
 
 from relay.handlers.pipe import LIMIT, Pipe
+from tests.timing import deadline
 
 
 async def test_frames_arrive_in_order_with_their_kind_and_exact_bytes() -> None:
@@ -51,7 +52,7 @@ async def test_a_sender_waits_while_the_reader_is_a_limit_behind() -> None:
     assert not pipe.agent.send_now(b"small")  # full: the caller takes the slow path
     for _ in range(3):
         await pipe.relay.receive()
-    async with asyncio.timeout(5):
+    async with deadline(5):
         await blocked
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import sys
 import termios
@@ -17,6 +16,7 @@ from relay.auth import mint_token
 from tests.e2e.clients.conftest import AGENT, ECHO_LINES, Client
 from tests.e2e.conftest import REPO, WAIT, Cli
 from tests.e2e.test_interactive import Terminal
+from tests.timing import deadline
 
 PY = sys.executable
 ENTER_ALT = b"\x1b[?1049h"
@@ -48,7 +48,7 @@ async def attach(user_env: dict[str, str]) -> AsyncIterator[Attach]:
 
 async def expect_after(term: Terminal, sentinel: bytes, start: int) -> None:
     """Wait until ``sentinel`` appears on the screen after byte ``start``."""
-    async with asyncio.timeout(WAIT):
+    async with deadline(WAIT):
         while sentinel not in term.screen[start:]:
             term._more.clear()
             await term._more.wait()
