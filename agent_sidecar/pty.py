@@ -347,12 +347,20 @@ class PtyChild:
                 pgrp = os.tcgetpgrp(self.fd)
                 if pgrp > 0:
                     self._groups.add(pgrp)
-        if include_child:
+        if include_child and self._own_group() not in self._groups:
+            # Only when it left the groups below: a second copy of the signal could
+            # reach it after its handler ran, and end it with the default action.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(self.pid, sig)
         for pgrp in self._groups:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgrp, sig)
+
+    def _own_group(self) -> int | None:
+        try:
+            return os.getpgid(self.pid)
+        except (ProcessLookupError, PermissionError):
+            return None
 
     def groups_alive(self) -> bool:
         """True while a process of a group :meth:`signal_groups` targets is left."""
