@@ -612,6 +612,8 @@ export class TerminalPane {
     const cols = Math.max(2, Math.min(1000, Math.floor(this._availableWidth() / cellWidth)));
     const rows = Math.max(1, Math.min(1000, Math.floor((this.body.clientHeight - 4) / cellHeight)));
     if (cols !== this.term.cols || rows !== this.term.rows) this.term.resize(cols, rows);
+    const pending = this.sentSize;
+    if (pending && pending.cols === cols && pending.rows === rows) return; // already asked
     if (cols !== this.agent.cols || rows !== this.agent.rows) {
       this.sentSize = { cols, rows };
       this.send({ type: "terminal:resize", agent_id: this.agentId, cols, rows });
