@@ -13,7 +13,9 @@ Three things make naive writes go wrong with the terminal agents people run:
   before: the kernel's line editor makes them one line anyway.
 - **A resize right before a key.** A program redrawing for SIGWINCH may drop typeahead
   (``less`` did). Input that follows a resize waits until the program has answered the
-  resize with output, or ``resize_hold`` at most.
+  resize with output, or ``resize_hold`` at most. Two resizes close together need two
+  answers: output that released the first hold does not release the second (the
+  program may still be about to redraw, and flush, for the second signal).
 - **Order.** Every write goes through one queue: a key typed after a command line
   reaches the program after that line's Enter, never between its text and its Enter.
 
@@ -75,6 +77,8 @@ class Steering:
         self._output = asyncio.Event()
         #: Bytes of steps not finished yet (counted against MAX_QUEUED_INPUT).
         self._waiting_bytes = 0
+        #: The output count when the last resize hold ended: a later hold needs more.
+        self._hold_answered = 0
 
     # ------------------------------------------------------------------ API
 
@@ -91,7 +95,12 @@ class Steering:
     def submit(self, text: str) -> asyncio.Future[None]:
         """``command:request`` with submit: the line, then Enter once it was read."""
         data = text.encode("utf-8", "replace")
-        return self._enqueue(lambda: self._submit(data), len(data) + 1)
+        fut = self._enqueue(lambda: self._submit(data), len(data) + 1)
+        if not fut.done():
+            # A step of its own, so that the ack does not wait for it: a command that
+            # ends on that Enter has still been given the line.
+            self._enqueue(lambda: self._settle(fut)).add_done_callback(_consume)
+        return fut
 
     def resized(self) -> None:
         """The PTY was resized: input after this waits for the program's redraw."""
@@ -167,8 +176,12 @@ class Steering:
             await self._until_read()
             await asyncio.sleep(self.paste_gap if paste else self.submit_gap)
         await child.send(b"\r")
-        # Keys that follow must not share the Enter's read (that is a paste again); a
-        # program busy with the line holds them back for a second at most.
+
+    async def _settle(self, submitted: asyncio.Future[None]) -> None:
+        """After a submitted line: keys that follow must not share the Enter's read (that
+        is a paste again); a program busy with the line holds them back a second at most."""
+        if submitted.cancelled() or submitted.exception() is not None:
+            return
         with contextlib.suppress(SubmitFailed):
             await self._until_read(min(self.submit_timeout, 1.0))
 
@@ -195,6 +208,13 @@ class Steering:
 
     async def _hold_for_output(self, seen: int) -> None:
         deadline = self._loop.time() + self.resize_hold
+        seen = max(seen, self._hold_answered)
+        try:
+            await self._until_output_after(seen, deadline)
+        finally:
+            self._hold_answered = self._output_seen
+
+    async def _until_output_after(self, seen: int, deadline: float) -> None:
         while self._output_seen == seen:
             remaining = deadline - self._loop.time()
             if remaining <= 0:
@@ -206,4 +226,4 @@ class Steering:
 
 def _consume(fut: asyncio.Future[None]) -> None:
     if not fut.cancelled() and fut.exception() is not None:
-        log.debug("a resize hold ended early")
+        log.debug("a queued input step ended early: %s", fut.exception())

@@ -167,3 +167,24 @@ async def test_a_key_right_after_a_resize_is_not_lost(start: Start) -> None:
         await dash.until_output(f"KEY:b'{n}'".encode())
         assert f"SIZE:{cols}x{rows}".encode() in dash.stream
     await finish(dash, sidecar)
+
+
+async def test_a_key_after_two_quick_resizes_waits_for_the_second_redraw(start: Start) -> None:
+    """The first redraw's output must not release the key while the program is about to
+    redraw (and drop typeahead) again for the second resize."""
+    dash, sidecar = await start(tui("--winch-flush"), cols=80, rows=24)
+    await dash.send("terminal:resize", agent_id=AGENT, cols=100, rows=30)
+    await dash.send("terminal:resize", agent_id=AGENT, cols=110, rows=32)
+    await dash.send("terminal:input", agent_id=AGENT, data="k")
+    await dash.until_output(b"KEY:b'k'")
+    await finish(dash, sidecar)
+
+
+async def test_a_command_that_ends_on_the_enter_still_acks_the_line(start: Start) -> None:
+    """The ack says the line and its Enter were written; the command leaving right after
+    reading them does not turn that into an error."""
+    ends = "import os, tty\ntty.setraw(0)\nos.write(1, b'READY')\nos.read(0, 1)\n"
+    dash, sidecar = await start(py(ends))
+    ack = await dash.request("command:request", "c1", input="", submit=True)
+    assert ack.ok, ack.error
+    assert await sidecar.result() == 0
