@@ -51,6 +51,7 @@ TOOLS = (
          "apt-get install chromium npm, then scripts/fetch-assets"),
     Tool("tmux", (), _command("tmux"), "apt-get install tmux"),
     Tool("npm", (), _command("npm"), "apt-get install npm"),
+    Tool("systemd", (), _command("systemd-analyze"), "apt-get install systemd"),
     Tool("network", (), _network, "unset AGENT_SIDECAR_TEST_OFFLINE"),
 )
 
