@@ -128,17 +128,24 @@ def remove_runtime(path: Path, pid: int) -> None:
             path.unlink()
 
 
-async def relay_answers(url: str, secret: bytes, timeout: float = 2.0) -> bool:
-    """True if a relay of this project serves ``url`` and accepts tokens from ``secret``."""
-    token = mint_token(secret, sub="agent-sidecar-probe", role="viewer", ttl=60)
+async def relay_healthy(url: str, timeout: float = 2.0) -> bool:
+    """True if ``url`` answers ``/healthz`` as a relay of this project does."""
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as s:
             async with s.get(f"{url}/healthz") as resp:
-                if resp.status != 200:
-                    return False
-                body = await resp.json(content_type=None)
-                if not isinstance(body, dict) or body.get("status") != "ok":
-                    return False
+                body = await resp.json(content_type=None) if resp.status == 200 else None
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
+        return False
+    return isinstance(body, dict) and body.get("status") == "ok"
+
+
+async def relay_answers(url: str, secret: bytes, timeout: float = 2.0) -> bool:
+    """True if a relay of this project serves ``url`` and accepts tokens from ``secret``."""
+    if not await relay_healthy(url, timeout):
+        return False
+    token = mint_token(secret, sub="agent-sidecar-probe", role="viewer", ttl=60)
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as s:
             headers = {"Authorization": f"Bearer {token}"}
             async with s.get(f"{url}/api/agents", headers=headers) as resp:
                 return resp.status == 200
@@ -222,11 +229,21 @@ class LocalRelay:
             # Someone else holds the port: maybe a sidecar that is writing its runtime file
             # right now. Give it a moment, then give up.
             if asyncio.get_running_loop().time() >= deadline:
-                raise RelayUnavailable(
-                    f"port {self.port} on {HOST} is in use by a program that is not an "
-                    "agent-sidecar relay; choose another with --port"
-                )
+                raise RelayUnavailable(await self._port_taken_reason())
             await asyncio.sleep(0.1)
+
+    async def _port_taken_reason(self) -> str:
+        where = runtime_file(self.port, self.directory)
+        if await relay_healthy(f"http://{HOST}:{self.port}"):
+            return (
+                f"port {self.port} on {HOST} is held by an agent-sidecar relay this user "
+                f"cannot join (no runtime file of it at {where}: another user's, or one "
+                "started with another XDG_RUNTIME_DIR or HOME); choose another --port"
+            )
+        return (
+            f"port {self.port} on {HOST} is in use by a program that is not an "
+            "agent-sidecar relay; choose another with --port"
+        )
 
     async def ensure(self) -> None:
         """Before a reconnection: if the relay we joined went away, take its port over."""

@@ -169,3 +169,20 @@ async def test_a_takeover_keeps_the_agents_their_scrollback_and_their_time_in_st
     await dash.until_output(b"joined-bye")
     assert dash.stream.count(b"joined\r\n") == 1
     assert await joined.wait() == 0
+
+
+async def test_a_port_held_by_a_relay_this_user_cannot_join_says_so(
+    port: int, cli_env: dict[str, str], spawn_cli: Callable[..., Awaitable[Cli]], tmp_path: Path
+) -> None:
+    """Another user's relay (here: another runtime directory) is named as a relay, with
+    the runtime file that was looked for, not as "a program that is not a relay"."""
+    host = await spawn_cli("run", "--port", str(port), "--", PY, "-c", WAIT_LINE.format("h"))
+    await host.line(DASHBOARD_LINE)
+    other = tmp_path / "other-runtime"
+    other.mkdir(mode=0o700)
+    run = await spawn_cli("run", "--port", str(port), "--", "true",
+                          env={**cli_env, "XDG_RUNTIME_DIR": str(other)})
+    assert await run.wait(timeout=15) == 69
+    said = await run.rest_of_stderr()
+    assert "held by an agent-sidecar relay this user cannot join" in said
+    assert str(other / "agent-sidecar") in said
