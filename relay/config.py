@@ -72,6 +72,9 @@ class RelayConfig:
     #: A connection must send a complete request head within this long of opening it
     #: (or of its previous response); else it is closed.
     header_timeout: float = 10.0
+    #: At most this many connections may be waiting for their first complete request
+    #: head; a new one past it closes the oldest of them (``relay.listener``).
+    max_pending_connections: int = 256
     redis_url: str | None = field(default=None, repr=False)
     #: With Redis: a relay's liveness key lives this long without a refresh (refreshed
     #: every third of it); its agents turn ``disconnected`` elsewhere after that plus
@@ -118,6 +121,7 @@ class RelayConfig:
             "slow_consumer_bytes",
             "max_message_bytes",
             "max_connections_per_identity",
+            "max_pending_connections",
             "rate_burst",
             "notify_attempts",
         ):

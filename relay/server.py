@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from relay.app import create_app
-from relay.appkeys import NOTIFIER
+from relay.appkeys import NOTIFIER, OPS
 from relay.config import RelayConfig
+from relay.listener import PendingSite
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,17 @@ async def start_relay(config: RelayConfig) -> RunningRelay:
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.host, config.port)
+        # Like web.TCPSite, with at most max_pending_connections connections waiting for
+        # their first request head (the oldest is closed past it): relay.listener.
+        site = PendingSite(
+            runner, config.host, config.port, limit=config.max_pending_connections,
+            on_drop=app[OPS].metrics.pending_connection_dropped,
+        )
         await site.start()
     except BaseException:
         await runner.cleanup()
         raise
-    port = int(runner.addresses[0][1])
+    port = site.port
     url = f"http://{_url_host(config.host)}:{port}"
     notifier = app[NOTIFIER]
     if notifier is not None and notifier.base_url is None:

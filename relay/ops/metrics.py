@@ -19,6 +19,8 @@ Names (all prefixed ``agent_relay_``)::
     errors_sent_total{code}            ``error`` messages sent, by contract code
     rate_limited_total{type}           input-bearing messages dropped by the rate limit
     slow_consumer_closes_total         connections closed with 4503
+    connections_dropped_pending_total  connections closed before their first request head
+                                       because too many were pending (relay.listener)
     redis_roundtrip_seconds            histogram of timed Redis commands
     notifications_delivered_total{channel}
     notifications_failed_total{channel}
@@ -79,6 +81,11 @@ class RelayMetrics:
             f"{PREFIX}_slow_consumer_closes", "Connections closed with 4503 (slow consumer).",
             registry=r,
         )
+        self._dropped_pending = Counter(
+            f"{PREFIX}_connections_dropped_pending",
+            "Connections closed before their first request head because more than "
+            "max_pending_connections were waiting for one.", registry=r,
+        )
         self._rtt = Histogram(
             f"{PREFIX}_redis_roundtrip_seconds", "Round-trip time of timed Redis commands.",
             buckets=RTT_BUCKETS, registry=r,
@@ -125,6 +132,9 @@ class RelayMetrics:
 
     def slow_consumer_closed(self) -> None:
         self._slow.inc()
+
+    def pending_connection_dropped(self) -> None:
+        self._dropped_pending.inc()
 
     def redis_roundtrip(self, seconds: float) -> None:
         self._rtt.observe(seconds)
