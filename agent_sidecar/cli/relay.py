@@ -140,6 +140,12 @@ relay_option(
     type=float,
     help="Input-bearing messages per second per dashboard connection.",
 )
+relay_option(
+    "--max-pending-connections",
+    type=click.IntRange(min=1),
+    help="Connections that may wait for their first complete request head at once; "
+    "a new one past it closes the oldest of them (slow or half-open clients).",
+)
 relay_option("--rate-burst", type=click.IntRange(min=1), help="Burst allowance for --rate-limit.")
 relay_option(
     "--max-message-bytes",
