@@ -130,8 +130,8 @@ class PendingHeads:
         if self._logged_at is not None and now - self._logged_at < self.log_interval:
             return
         log.warning(
-            "closed %d connection(s) that had not sent a complete request head: more than "
-            "%d were waiting (max_pending_connections); further closes in the next %.0f s "
+            "closed %d connection(s) that had not sent a complete request head: %d were "
+            "already waiting (max_pending_connections); further closes in the next %.0f s "
             "are only counted (agent_relay_connections_dropped_pending_total)",
             self._unlogged, self.limit, self.log_interval,
         )
