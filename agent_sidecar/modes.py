@@ -24,6 +24,9 @@ _SEQUENCE: Final = re.compile(
 )
 #: Where a sequence of _SEQUENCE can start.
 _START: Final = re.compile(rb"\x1b(?:\[[?<>]|[=>c])")
+#: Where a sequence can start in a chunk without ``?``, ``<``, ``>`` or ``=`` (every other
+#: sequence has one of them; colour output has an ESC every few bytes but rarely these).
+_RESET: Final = re.compile(rb"\x1bc")
 #: An escape sequence cut off at the end of a read is at most this long.
 _MAX_CARRY: Final = 32
 _INCOMPLETE: Final = re.compile(rb"\x1b(?:\[[?<>]?[0-9;]*)?$")
@@ -74,8 +77,10 @@ class TerminalModes:
             self._carry = b""
         elif b"\x1b" not in data:
             return
-        # Most escapes are colours (CSI ... m): one quick search for where ours can start.
-        first = _START.search(data)
+        # Most escapes are colours (CSI ... m): one quick search for where ours can start,
+        # quicker still when only a reset can be there (a search for each ESC costs).
+        rare = b"?" in data or b"<" in data or b">" in data or b"=" in data
+        first = (_START if rare else _RESET).search(data)
         if first is not None:
             for match in _SEQUENCE.finditer(data, first.start()):
                 self._apply(match)

@@ -62,3 +62,14 @@ def test_a_full_reset_forgets_every_mode() -> None:
 def test_plain_text_costs_no_parsing_state() -> None:
     modes = fed(b"x" * 100_000, b"\x1b[?2004h")
     assert modes.bracketed_paste
+
+
+def test_a_reset_among_colours_is_seen_with_or_without_other_sequences() -> None:
+    colours = b"\x1b[31mred\x1b[0m plain \x1b[1mbold\x1b[0m\r\n" * 50
+    modes = fed(AGENT_START, colours + b"\x1bc" + colours)  # only a reset can be there
+    assert not modes.alternate_screen
+    assert not modes.bracketed_paste
+    assert modes.kitty_keyboard_depth == 0
+    modes = fed(AGENT_START, colours + b"\x1bc" + colours + b"\x1b[?2004h" + colours)
+    assert not modes.alternate_screen
+    assert modes.bracketed_paste
