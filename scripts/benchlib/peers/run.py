@@ -107,11 +107,13 @@ class Peers:
         return self.logs / f"peer-{name}-{self.serial}.log"
 
     def _spawn(self, argv: list[str], log: Path, repo: Path = REPO) -> subprocess.Popen[bytes]:
+        # In ``repo``: ``python -m`` puts the working directory before PYTHONPATH, so a
+        # baseline started here would import this checkout's code, not its own.
         env = dict(os.environ, PYTHONPATH=str(repo))
         env.pop("AGENT_SIDECAR_TOKEN", None)
         with open(log, "wb") as out:
             return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                    cwd=REPO, env=env)
+                                    cwd=repo, env=env)
 
     @contextlib.asynccontextmanager
     async def start(self, target: str, command: list[str]) -> AsyncIterator[Running]:
