@@ -37,6 +37,8 @@ CURSOR_VISIBLE: Final = 25
 BRACKETED_PASTE: Final = 2004
 APP_CURSOR_KEYS: Final = 1
 FOCUS_EVENTS: Final = 1004
+#: The modes of a fresh terminal (and after a full reset) that are tracked.
+_DEFAULT_SET: Final = frozenset({CURSOR_VISIBLE})
 _TRACKED: Final = frozenset(
     (*ALT_SCREENS, *MOUSE_MODES, CURSOR_VISIBLE, BRACKETED_PASTE, APP_CURSOR_KEYS, FOCUS_EVENTS)
 )
@@ -54,7 +56,7 @@ class TerminalModes:
         self._reset()
 
     def _reset(self) -> None:
-        self._set = {CURSOR_VISIBLE}
+        self._set = set(_DEFAULT_SET)
         self.keypad_application = False
         self.kitty_keyboard_depth = 0
         self.modify_other_keys = False
@@ -78,9 +80,14 @@ class TerminalModes:
         elif b"\x1b" not in data:
             return
         # Most escapes are colours (CSI ... m): one quick search for where ours can start,
-        # quicker still when only a reset can be there (a search for each ESC costs).
-        rare = b"?" in data or b"<" in data or b">" in data or b"=" in data
-        first = (_START if rare else _RESET).search(data)
+        # quicker still when only a reset can be there (a search for each ESC costs), and
+        # none when a reset would change nothing (plain output under default modes).
+        if b"?" in data or b"<" in data or b">" in data or b"=" in data:
+            first = _START.search(data)
+        elif self._default():
+            first = None
+        else:
+            first = _RESET.search(data)
         if first is not None:
             for match in _SEQUENCE.finditer(data, first.start()):
                 self._apply(match)
@@ -88,6 +95,15 @@ class TerminalModes:
         cut = tail.rfind(b"\x1b")
         if cut >= 0 and _INCOMPLETE.match(tail, cut):
             self._carry = tail[cut:]
+
+    def _default(self) -> bool:
+        """Everything as :meth:`_reset` leaves it (a full reset would be a no-op)."""
+        return (
+            not self.keypad_application
+            and not self.kitty_keyboard_depth
+            and not self.modify_other_keys
+            and self._set == _DEFAULT_SET
+        )
 
     def _apply(self, match: re.Match[bytes]) -> None:
         dec, action, push, pop, other_keys, esc = match.groups()

@@ -73,3 +73,15 @@ def test_a_reset_among_colours_is_seen_with_or_without_other_sequences() -> None
     modes = fed(AGENT_START, colours + b"\x1bc" + colours + b"\x1b[?2004h" + colours)
     assert not modes.alternate_screen
     assert modes.bracketed_paste
+
+
+def test_a_reset_after_only_the_cursor_was_hidden_shows_it_again() -> None:
+    colours = b"\x1b[32mok\x1b[0m\r\n" * 20
+    modes = fed(b"\x1b[?25l" + colours, colours + b"\x1bc" + colours)
+    assert modes.is_set(25)
+    assert b"\x1b[?25h" in modes.restore_sequence()
+    # Under default modes a reset changes nothing, whether or not it is looked for.
+    modes = fed(colours + b"\x1b", b"c" + colours, colours + b"\x1bc")
+    assert modes.is_set(25)
+    assert not modes.alternate_screen
+    assert not modes.bracketed_paste
