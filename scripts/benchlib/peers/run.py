@@ -15,6 +15,11 @@ Scenarios (the producer prints ``<<READY>>``, waits for a key, then writes):
   relay keeps; a person types slower still).
 - ``exit_complete_pct``: the command writes 16 MiB and exits at once: did every byte
   arrive?
+
+``aiohttp-floor`` (:mod:`.floor_server`) is no product: one aiohttp WebSocket and one
+PTY in Python, nothing else, driven by the ttyd client. It is what any design on
+asyncio and aiohttp pays at the least on the machine at hand, i.e. how close to ttyd
+such a design can come at all.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from . import setup
 from .clients import Client, OursClient, TerminadoClient, TtydClient
 
 MIB = 1024 * 1024
-TARGETS = ("ttyd", "terminado", "embedded", "standalone")
+TARGETS = ("ttyd", "terminado", "embedded", "standalone", "aiohttp-floor")
 #: Variants measured alongside when their module is installed: ``run`` with uvloop's
 #: event loop forced on.
 VARIANTS = {"embedded-uvloop": "uvloop"}
@@ -133,6 +138,13 @@ class Peers:
                                 *command], log)
             await _wait_port(port, proc)
             running = Running(TerminadoClient(self.session, f"http://127.0.0.1:{port}"),
+                              [proc.pid], [proc])
+        elif target == "aiohttp-floor":
+            port = _free_port()
+            server = Path(__file__).with_name("floor_server.py")
+            proc = self._spawn([sys.executable, str(server), str(port), "--", *command], log)
+            await _wait_port(port, proc)
+            running = Running(TtydClient(self.session, f"http://127.0.0.1:{port}"),
                               [proc.pid], [proc])
         elif target in ("embedded", "embedded-uvloop", "embedded-base"):
             port = _free_port()
