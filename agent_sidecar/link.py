@@ -578,16 +578,17 @@ class Link:
             if conn.sent < ret.end:
                 if await self._hold(conn, max_chunk):
                     continue
-                first, data = ret.read(conn.sent, max_chunk)
+                first, n = ret.span(conn.sent, max_chunk)
                 if first > conn.sent:
                     log.warning("%d bytes dropped before they could be sent", first - conn.sent)
                     self.gap_bytes += first - conn.sent
-                if len(data) == max_chunk:
-                    cut = utf8_cut(data)
+                if n == max_chunk:  # a full frame may end inside a character: cut before it
+                    tail = min(3, n)
+                    cut = n - tail + utf8_cut(ret.read(first + n - tail, tail)[1])
                     if cut > 0:
-                        data = data[:cut]
-                await self._send_output(ws, first, data)
-                conn.sent = first + len(data)
+                        n = cut
+                await self._send_output(ws, first, n)
+                conn.sent = first + n
                 self._progress()
                 continue
             if all_sent and conn.drain_ts is None and conn.status_version == self._status_version:
@@ -626,18 +627,17 @@ class Link:
         self._hold_until = None
         return False
 
-    def _output_frame(self, offset: int, data: bytes) -> str | bytes:
+    async def _send_output(self, ws: LinkSocket, offset: int, n: int) -> None:
+        """Send the ``n`` retained bytes at ``offset`` (no await between reading them from
+        the retention buffer and queuing the frame)."""
         agent_id = self.config.agent_id
         if self.config.binary:
-            return encode_binary_output(agent_id, offset, data)
-        return encode(TerminalOutput(agent_id=agent_id, offset=offset, data=data))
-
-    async def _send_output(self, ws: LinkSocket, offset: int, data: bytes) -> None:
-        frame = self._output_frame(offset, data)
-        if isinstance(frame, bytes):
-            await ws.send_bytes(frame)
+            # The header and the bytes in one copy out of the ring.
+            header = encode_binary_output(agent_id, offset, b"")
+            await ws.send_bytes(self.retention.read(offset, n, prefix=header)[1])
         else:
-            await ws.send_str(frame)
+            data = self.retention.read(offset, n)[1]
+            await ws.send_str(encode(TerminalOutput(agent_id=agent_id, offset=offset, data=data)))
 
 
 def _with_token(hello: AgentHello, token: str) -> AgentHello:

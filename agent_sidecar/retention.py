@@ -83,27 +83,40 @@ class Retention:
         self._origin = self._start
         self._ring = True
 
-    def read(self, offset: int, max_bytes: int) -> tuple[int, bytes]:
-        """Up to ``max_bytes`` from ``offset`` on: ``(first_offset, data)``.
-
-        ``first_offset`` is greater than ``offset`` when the bytes at ``offset`` were
-        dropped. Past the end, the data is empty.
-        """
+    def span(self, offset: int, max_bytes: int) -> tuple[int, int]:
+        """What :meth:`read` would return, without the bytes: ``(first_offset, length)``."""
         if max_bytes < 1:
             raise ValueError(f"max_bytes must be positive, got {max_bytes}")
         first = max(offset, self._start)
         if first >= self._end:
-            return self._end, b""
-        n = min(max_bytes, self._end - first)
+            return self._end, 0
+        return first, min(max_bytes, self._end - first)
+
+    def read(self, offset: int, max_bytes: int, prefix: bytes = b"") -> tuple[int, bytes]:
+        """Up to ``max_bytes`` from ``offset`` on: ``(first_offset, data)``.
+
+        ``first_offset`` is greater than ``offset`` when the bytes at ``offset`` were
+        dropped. Past the end, the data is empty. ``prefix`` goes before the data in the
+        same copy (a frame header: no second copy of the data to prepend it).
+        """
+        first, n = self.span(offset, max_bytes)
+        if not n:
+            return first, prefix
         with memoryview(self._buf) as view:
+            parts: tuple[memoryview, ...]
             if not self._ring:
                 i = first - self._start
-                return first, bytes(view[i : i + n])
-            cap = self.capacity
-            i = (first - self._origin) % cap
-            if i + n <= cap:
-                return first, bytes(view[i : i + n])
-            return first, b"".join((view[i:], view[: n - (cap - i)]))
+                parts = (view[i : i + n],)
+            else:
+                cap = self.capacity
+                i = (first - self._origin) % cap
+                if i + n <= cap:
+                    parts = (view[i : i + n],)
+                else:
+                    parts = (view[i:], view[: n - (cap - i)])
+            if not prefix and len(parts) == 1:
+                return first, bytes(parts[0])
+            return first, b"".join((prefix, *parts))
 
     def shift(self, by: int) -> None:
         """Renumber every offset by ``by`` (done once, at the first ``agent:welcome``).

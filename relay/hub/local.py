@@ -67,7 +67,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class _Agent:
-    info: AgentInfo
+    _info: AgentInfo
     scrollback: Scrollback
     conn: AgentConn | None = None
     forget: asyncio.TimerHandle | None = None
@@ -78,6 +78,28 @@ class _Agent:
     #: Loaded from a predecessor's snapshot and not reconnected since: its sidecar's
     #: first hello continues the record (state, time in state, activity).
     imported: bool = False
+    #: When output last came, if after ``_info`` was stored: the record's ``last_seen``
+    #: and ``offset`` (the scrollback's end) are brought up to date when it is read, not
+    #: copied on every output frame.
+    _output_at: float | None = None
+
+    @property
+    def info(self) -> AgentInfo:
+        if self._output_at is not None:
+            self._info = dataclasses.replace(
+                self._info, last_seen=self._output_at, offset=self.scrollback.end
+            )
+            self._output_at = None
+        return self._info
+
+    @info.setter
+    def info(self, info: AgentInfo) -> None:
+        self._info = info
+        self._output_at = None
+
+    def output_seen(self, now: float) -> None:
+        """Output came at ``now`` (the scrollback has it)."""
+        self._output_at = now
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +168,7 @@ class LocalHub:
         agent = self._agents.get(hello.agent_id)
         if agent is None:
             agent = _Agent(
-                info=self._info_from_hello(hello, now, offset=0),
+                self._info_from_hello(hello, now, offset=0),
                 scrollback=Scrollback(self._scrollback_bytes),
             )
             self._agents[hello.agent_id] = agent
@@ -199,9 +221,7 @@ class LocalHub:
             return
         before = agent.scrollback.size
         appended = agent.scrollback.append(chunk.offset, chunk.data)
-        agent.info = dataclasses.replace(
-            agent.info, last_seen=self._clock(), offset=agent.scrollback.end
-        )
+        agent.output_seen(self._clock())
         self._budget.add(agent.scrollback.size - before)
         if self._budget.over:
             self._within_budget()
@@ -385,7 +405,7 @@ class LocalHub:
             if record.data:
                 ring.append(record.start, record.data)
             agent = _Agent(
-                info=dataclasses.replace(record.info, offset=ring.end), scrollback=ring,
+                dataclasses.replace(record.info, offset=ring.end), scrollback=ring,
                 imported=True,
             )
             self._agents[agent_id] = agent

@@ -84,17 +84,19 @@ class Scrollback:
         return freed
 
     def _evict(self) -> None:
+        # The oldest chunk may begin before ``start``: it is cut when read (chunks_from),
+        # not copied here on every append that overflows (up to one chunk more memory).
         while self._size > self.capacity:
             oldest = self._chunks[0]
             excess = self._size - self.capacity
-            if len(oldest.data) <= excess:
+            kept = oldest.end - self.start
+            if kept <= excess:
                 self._chunks.popleft()
-                self._size -= len(oldest.data)
+                self._size -= kept
                 self.start = oldest.end
             else:
-                self._chunks[0] = Chunk(oldest.offset + excess, oldest.data[excess:])
                 self._size -= excess
-                self.start = oldest.offset + excess
+                self.start += excess
 
     def chunks_from(self, since: int) -> list[Chunk]:
         """Retained chunks from ``max(since, start)`` to ``end``; the first one sliced

@@ -106,6 +106,9 @@ class RelayMetrics:
             f"{PREFIX}_audit_dropped", "Audit records a slow or unreachable sink lost.",
             registry=r,
         )
+        #: ``messages_received`` children by label values: ``labels()`` checks and joins
+        #: its arguments and takes a lock on every call, once per message otherwise.
+        self._message_children: dict[tuple[str, str], Counter] = {}
         for kind in CONNECTION_KINDS:
             self._connections.labels(kind).set(0)
         for state in AGENT_STATES:
@@ -122,7 +125,11 @@ class RelayMetrics:
         self._output_out.inc(nbytes)
 
     def message_received(self, endpoint: str, type_: str) -> None:
-        self._messages.labels(endpoint, type_).inc()
+        key = (endpoint, type_)
+        child = self._message_children.get(key)
+        if child is None:
+            child = self._message_children[key] = self._messages.labels(endpoint, type_)
+        child.inc()
 
     def error_sent(self, code: str) -> None:
         self._errors.labels(code).inc()

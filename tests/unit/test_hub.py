@@ -84,6 +84,26 @@ async def test_output_of_a_replaced_connection_is_ignored() -> None:
     assert (await hub.get_agent("a1")).offset == 0  # type: ignore[union-attr]
 
 
+async def test_the_record_has_the_time_and_end_of_the_latest_output() -> None:
+    now = [10.0]
+    hub = LocalHub(scrollback_bytes=1024, forget_after=3600.0, clock=lambda: now[0])
+    conn = await attach(hub)
+    for offset, data, at in ((0, b"abc", 11.0), (3, b"de", 12.5), (1, b"bc", 13.0)):
+        now[0] = at
+        await out(hub, conn, offset, data)
+        now[0] = 99.0  # the record keeps the time of the output, not of the read
+        info = await hub.get_agent("a1")
+        assert info is not None
+        assert (info.last_seen, info.offset) == (at, 5 if at > 11 else 3)
+        assert [(i.last_seen, i.offset) for i in await hub.list_agents(AllScope())] == [
+            (info.last_seen, info.offset)]
+    now[0] = 14.0
+    await hub.agent_status(conn, AgentStatus(state="idle", pid=1, cols=80, rows=24))
+    info = await hub.get_agent("a1")
+    assert info is not None
+    assert (info.last_seen, info.offset, info.state) == (14.0, 5, "idle")
+
+
 async def test_subscribe_replays_then_streams_live_exactly_once() -> None:
     hub = make_hub()
     agent = await attach(hub)

@@ -99,3 +99,23 @@ def test_ring_reads_match_the_stream_at_every_offset_after_any_shift(
             want = stream[first - shift : first - shift + size] if first < r.end else b""
             assert r.read(offset, size) == (min(first, r.end), want)
     assert len(r) == min(capacity, len(stream))
+
+
+@given(
+    st.integers(min_value=1, max_value=64),
+    st.lists(st.binary(max_size=90), max_size=40),
+    st.lists(st.tuples(st.integers(0, 2000), st.integers(1, 100)), min_size=1, max_size=5),
+    st.binary(max_size=12),
+)
+def test_a_read_with_a_prefix_is_the_prefix_and_the_same_bytes_and_span_says_where(
+    capacity: int, chunks: list[bytes], reads: list[tuple[int, int]], prefix: bytes
+) -> None:
+    """The link builds its frames with ``prefix`` (the header) and sizes them with
+    ``span``, in the linear buffer and across the ring's wrap alike."""
+    r = Retention(capacity)
+    for chunk in chunks:
+        r.append(chunk)
+        for offset, size in reads:
+            first, data = r.read(offset, size)
+            assert r.span(offset, size) == (first, len(data))
+            assert r.read(offset, size, prefix=prefix) == (first, prefix + data)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from relay.hub.scrollback import Scrollback
 
@@ -82,3 +84,25 @@ def test_a_ring_may_start_at_a_later_offset() -> None:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError, match="capacity"):
         Scrollback(0)
+
+
+@given(
+    st.integers(min_value=1, max_value=64),
+    st.lists(st.binary(min_size=1, max_size=40), max_size=30),
+    st.integers(min_value=0, max_value=1200),
+)
+def test_after_any_appends_reads_are_the_newest_capacity_bytes_of_the_stream(
+    capacity: int, chunks: list[bytes], since: int
+) -> None:
+    """Eviction leaves the oldest chunk uncut in memory; every read still starts at
+    ``start``, and exactly ``capacity`` bytes are counted."""
+    ring = Scrollback(capacity)
+    stream = b""
+    for chunk in chunks:
+        ring.append(len(stream), chunk)
+        stream += chunk
+        assert ring.size == min(capacity, len(stream)) == ring.end - ring.start
+        assert ring.read(None) == (ring.start, stream[ring.start:])
+        first = max(since, ring.start)
+        assert b"".join(c.data for c in ring.chunks_from(since)) == stream[first:]
+        assert all(c.offset >= ring.start for c in ring.chunks_from(since))
