@@ -501,10 +501,12 @@ class Link:
         if pending is None:
             self._applied(conn, msg, None)
             return
+        if pending.done():  # the kernel took it at once (a keystroke, nearly always)
+            self._applied(conn, msg, _error_of(pending))
+            return
 
         def written(fut: asyncio.Future[None]) -> None:
-            error = asyncio.CancelledError() if fut.cancelled() else fut.exception()
-            self._applied(conn, msg, error)
+            self._applied(conn, msg, _error_of(fut))
 
         pending.add_done_callback(written)
 
@@ -638,6 +640,10 @@ class Link:
         else:
             data = self.retention.read(offset, n)[1]
             await ws.send_str(encode(TerminalOutput(agent_id=agent_id, offset=offset, data=data)))
+
+
+def _error_of(fut: asyncio.Future[None]) -> BaseException | None:
+    return asyncio.CancelledError() if fut.cancelled() else fut.exception()
 
 
 def _with_token(hello: AgentHello, token: str) -> AgentHello:

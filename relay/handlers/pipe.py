@@ -32,15 +32,21 @@ LIMIT: Final = 256 * 1024
 _CLOSED: Final = WSMessage(WSMsgType.CLOSED, None, None)
 
 
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 class _Direction:
     """Frames one way, in order, then a close."""
 
-    __slots__ = ("_frames", "_queued", "_ready", "_room", "closed")
+    __slots__ = ("_frames", "_queued", "_room", "_waiter", "closed")
 
     def __init__(self) -> None:
         self._frames: deque[WSMessage] = deque()
         self._queued = 0
-        self._ready = asyncio.Event()
+        #: The receiver's future while it waits for a frame (one receiver per direction).
+        self._waiter: asyncio.Future[None] | None = None
         self._room = asyncio.Event()
         self._room.set()
         #: A close was put (nothing after it is taken).
@@ -56,8 +62,13 @@ class _Direction:
         self._queued += len(frame)
         if self._queued > LIMIT:
             self._room.clear()
-        self._ready.set()
+        self._wake()
         return True
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def full(self) -> bool:
         return self._queued > LIMIT
@@ -68,16 +79,29 @@ class _Direction:
         self.closed = True
         self._frames.append(WSMessage(WSMsgType.CLOSE, code, reason))
         self._room.set()
-        self._ready.set()
+        self._wake()
 
     async def room(self) -> None:
         await self._room.wait()
 
     async def get(self, timeout: float | None) -> WSMessage:
-        while not self._frames:
-            self._ready.clear()
-            async with asyncio.timeout(timeout):
-                await self._ready.wait()
+        """The next frame; TimeoutError when none came within ``timeout`` seconds.
+
+        A bare future and one timer instead of ``asyncio.timeout`` around an
+        ``asyncio.Event``: this runs twice per keystroke in embedded mode."""
+        if not self._frames:
+            loop = asyncio.get_running_loop()
+            deadline = None if timeout is None else loop.time() + timeout
+            while not self._frames:
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._waiter = waiter
+                timer = None if deadline is None else loop.call_at(deadline, _expire, waiter)
+                try:
+                    await waiter
+                finally:
+                    self._waiter = None
+                    if timer is not None:
+                        timer.cancel()
         msg = self._frames.popleft()
         if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
             self._queued -= len(msg.data)

@@ -56,10 +56,12 @@ from relay.protocol import (
     PermissionDecide,
     Subscribed,
     TerminalGap,
+    TerminalInput,
     TerminalOutput,
     Unsubscribed,
     encode,
     encode_binary_output,
+    encode_terminal_input,
 )
 
 log = logging.getLogger(__name__)
@@ -344,14 +346,18 @@ class LocalHub:
             stale = stale_decision(agent_id, agent.info.activity, msg)
             if stale is not None:
                 raise stale
-        if isinstance(msg, Acked):
-            self._counter += 1
-            relay_rid = f"{self._prefix}.{self._counter}"
-            self._pending[relay_rid] = _Pending(conn, msg.request_id, agent_id, target)
-            out: Control = dataclasses.replace(msg, agent_id=None, request_id=relay_rid)
+        if isinstance(msg, TerminalInput):  # one per keystroke: no copy of the message
+            target.peer.send_text(encode_terminal_input(msg.data))
         else:
-            out = dataclasses.replace(msg, agent_id=None)
-        target.peer.send_text(encode(out))
+            out: Control
+            if isinstance(msg, Acked):
+                self._counter += 1
+                relay_rid = f"{self._prefix}.{self._counter}"
+                self._pending[relay_rid] = _Pending(conn, msg.request_id, agent_id, target)
+                out = dataclasses.replace(msg, agent_id=None, request_id=relay_rid)
+            else:
+                out = dataclasses.replace(msg, agent_id=None)
+            target.peer.send_text(encode(out))
         self._presence.typed(conn, agent_id, msg.TYPE)
 
     # ------------------------------------------------------------------ reads

@@ -109,6 +109,8 @@ class RelayMetrics:
         #: ``messages_received`` children by label values: ``labels()`` checks and joins
         #: its arguments and takes a lock on every call, once per message otherwise.
         self._message_children: dict[tuple[str, str], Counter] = {}
+        #: ``audit_records`` children likewise (one record per keystroke).
+        self._audit_children: dict[tuple[str, str], Counter] = {}
         for kind in CONNECTION_KINDS:
             self._connections.labels(kind).set(0)
         for state in AGENT_STATES:
@@ -155,7 +157,11 @@ class RelayMetrics:
         self._failed.labels(channel).inc()
 
     def audit_recorded(self, action: str, outcome: str) -> None:
-        self._audit.labels(action, outcome).inc()
+        key = (action, outcome)
+        child = self._audit_children.get(key)
+        if child is None:
+            child = self._audit_children[key] = self._audit.labels(action, outcome)
+        child.inc()
 
     def audit_dropped(self, n: int = 1) -> None:
         self._audit_dropped.inc(n)

@@ -303,6 +303,15 @@ def encode(msg: Message) -> str:
     return _dumps(to_dict(msg))
 
 
+_INPUT_HEAD = '{"type":"terminal:input","data":'
+
+
+def encode_terminal_input(data: str) -> str:
+    """``encode(TerminalInput(data=data))`` (towards the agent, no ``agent_id``) without
+    building the message and its dict: the relay sends one per keystroke."""
+    return f"{_INPUT_HEAD}{_dumps(data)}}}"
+
+
 def encode_agent_info(info: AgentInfo) -> str:
     """``info`` as the JSON text it has inside an encoded ``dashboard:connected``."""
     return _dumps(agent_info_dict(info))

@@ -60,3 +60,23 @@ async def test_receive_times_out_like_a_websocket() -> None:
     pipe = Pipe()
     with pytest.raises(TimeoutError):
         await pipe.agent.receive(timeout=0.01)
+
+
+async def test_a_receive_that_timed_out_or_was_cancelled_leaves_the_pipe_working() -> None:
+    pipe = Pipe()
+    with pytest.raises(TimeoutError):
+        await pipe.agent.receive(timeout=0.01)
+    waiting = asyncio.ensure_future(pipe.agent.receive())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    late = asyncio.ensure_future(pipe.agent.receive(timeout=0.05))
+    await asyncio.sleep(0)
+    assert pipe.relay.send_now("after")
+    msg = await late
+    assert (msg.type, msg.data) == (WSMsgType.TEXT, "after")
+    # The timer of the receive that got its frame is gone: nothing fires after it.
+    await asyncio.sleep(0.1)
+    assert pipe.relay.send_now("next")
+    assert (await pipe.agent.receive(timeout=0.05)).data == "next"

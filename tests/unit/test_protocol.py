@@ -57,6 +57,7 @@ from relay.protocol import (
     decode_binary_output,
     encode,
     encode_binary_output,
+    encode_terminal_input,
     parse,
     utf8_cut,
 )
@@ -730,3 +731,15 @@ def test_offsets_beyond_eight_bytes_are_invalid() -> None:
     with pytest.raises(ProtocolError) as info:
         decode(f'{{"type":"subscribe","agent_id":"a","since":{2**63}}}', D2R)
     assert "'since' must be at most" in info.value.message
+
+
+@given(st.text())
+def test_the_keystroke_encoder_gives_the_same_text_as_encode(data: str) -> None:
+    """The hub's shortcut for terminal:input towards the agent: byte for byte encode()."""
+    assert encode_terminal_input(data) == encode(TerminalInput(data=data))
+
+
+@pytest.mark.parametrize("data", ['"', "\\", "\x00\x1b[A\r\n", "\u2028\ud800", "\U0001f600", ""])
+def test_the_keystroke_encoder_escapes_like_encode(data: str) -> None:
+    assert encode_terminal_input(data) == encode(TerminalInput(data=data))
+    assert decode(encode_terminal_input(data), Direction.RELAY_TO_AGENT) == TerminalInput(data=data)
