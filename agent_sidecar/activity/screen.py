@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyte
+from pyte.screens import wcwidth
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,23 @@ class TolerantScreen(pyte.Screen):
 _ALT_MODES = frozenset({47, 1047, 1049})
 
 
+def _render_row(screen: pyte.Screen, y: int) -> str:
+    """Row ``y`` as ``screen.display[y]`` has it, without trailing blanks."""
+    line = screen.buffer[y]
+    out = []
+    wide = False
+    for x in range(screen.columns):
+        if wide:  # the stub after a wide character
+            wide = False
+            continue
+        char = line[x].data
+        # pyte leaves an empty cell where a wide character was half overwritten (its
+        # own display raises IndexError there): it shows as nothing.
+        wide = bool(char) and wcwidth(char[0]) == 2
+        out.append(char)
+    return "".join(out).rstrip()
+
+
 @dataclass(frozen=True, slots=True)
 class ScreenView:
     """What is on the screen: lines without trailing blanks, and the cursor."""
@@ -114,6 +132,8 @@ class ScreenModel:
     ) -> None:
         self._screen = TolerantScreen(cols, rows)
         self._stream = pyte.ByteStream(self._screen)
+        #: Each row as :meth:`view` last rendered it (without trailing blanks).
+        self._rows: list[str] = []
         self._queue: deque[bytes] = deque()
         self._queued = 0
         self._max_pending = max_pending
@@ -178,9 +198,19 @@ class ScreenModel:
         self._screen.resize(rows, cols)
 
     def view(self) -> ScreenView:
+        """The screen now. Only the rows pyte marked dirty since the last view are
+        rendered again (``Screen.display`` renders every cell, ~1.5 ms for 80x24)."""
         s = self._screen
+        rows = self._rows
+        if len(rows) != s.lines:
+            rows = self._rows = [""] * s.lines
+            s.dirty.update(range(s.lines))
+        for y in s.dirty:
+            if y < s.lines:
+                rows[y] = _render_row(s, y)
+        s.dirty.clear()
         return ScreenView(
-            lines=tuple(line.rstrip() for line in s.display),
+            lines=tuple(rows),
             cursor_row=s.cursor.y,
             cursor_col=s.cursor.x,
             cols=s.columns,
