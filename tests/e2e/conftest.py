@@ -98,6 +98,33 @@ class Cli:
             self.proc.send_signal(sig)
 
 
+#: What ``run`` prints for its local relay: the dashboard URL, its port and a token.
+DASHBOARD_LINE = r"^Dashboard: (http://127\.0\.0\.1:(\d+))/#token=([\w.-]+)$"
+#: A command that prints its name, waits for a line, then prints ``NAME-bye``.
+WAIT_LINE = "import sys; print('{0}', flush=True); sys.stdin.readline(); print('{0}-bye')"
+#: Reconnect at once, so that a takeover is not waited out.
+FAST_RECONNECT = ("--reconnect-initial", "0.05", "--reconnect-max", "0.2")
+
+
+async def host_and_joined(
+    spawn: Callable[..., Awaitable[Cli]], port: int, command: tuple[str, ...],
+    *options: str,
+) -> tuple[Cli, Cli, str, str]:
+    """A ``run`` (agent ``host``, a WAIT_LINE command) that hosts the local relay on
+    ``port``, and a second ``run`` (agent ``joined``, ``command``, extra ``options``) that
+    joined it: ``(host, joined, dashboard url, token)``."""
+    host = await spawn(
+        "run", "--port", str(port), "--agent-id", "host", *FAST_RECONNECT, "--",
+        sys.executable, "-c", WAIT_LINE.format("host"),
+    )
+    url, token = (m := await host.line(DASHBOARD_LINE)).group(1), m.group(3)
+    joined = await spawn(
+        "--log-level", "info", "run", "--port", str(port), "--agent-id", "joined",
+        *options, *FAST_RECONNECT, "--", *command,
+    )
+    await joined.line(r"joined the local relay on port")
+    return host, joined, url, token
+
 @pytest.fixture
 async def spawn_cli(cli_env: dict[str, str]) -> AsyncIterator[Callable[..., Awaitable[Cli]]]:
     procs: list[Cli] = []

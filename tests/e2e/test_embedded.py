@@ -10,12 +10,10 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.e2e.conftest import Cli, Dashboard
+from tests.e2e.conftest import DASHBOARD_LINE, WAIT_LINE, Cli, Dashboard, host_and_joined
 
 PY = sys.executable
 
-WAIT_LINE = "import sys; print('{0}', flush=True); sys.stdin.readline(); print('{0}-bye')"
-DASHBOARD_LINE = r"^Dashboard: (http://127\.0\.0\.1:(\d+))/#token=([\w.-]+)$"
 
 
 async def get_json(url: str, token: str) -> tuple[int, object]:
@@ -71,17 +69,9 @@ async def test_a_second_run_joins_and_takes_the_relay_over_when_the_host_exits(
     spawn_cli: Callable[..., Awaitable[Cli]],
     dashboard_at: Callable[..., Awaitable[Dashboard]],
 ) -> None:
-    host = await spawn_cli(
-        "run", "--port", str(port), "--agent-id", "host", "--reconnect-initial", "0.05",
-        "--reconnect-max", "0.2", "--", PY, "-c", WAIT_LINE.format("host"),
+    host, joined, url, token = await host_and_joined(
+        spawn_cli, port, (PY, "-c", WAIT_LINE.format("joined"))
     )
-    url, token = (m := await host.line(DASHBOARD_LINE)).group(1), m.group(3)
-    joined = await spawn_cli(
-        "--log-level", "info", "run", "--port", str(port), "--agent-id", "joined",
-        "--reconnect-initial", "0.05", "--reconnect-max", "0.2", "--",
-        PY, "-c", WAIT_LINE.format("joined"),
-    )
-    await joined.line(r"joined the local relay on port")
     assert (await joined.line(DASHBOARD_LINE)).group(1) == url
 
     dash = await dashboard_at(url, "host", token=token)
@@ -119,17 +109,9 @@ async def test_a_takeover_keeps_the_agents_their_scrollback_and_their_time_in_st
     spawn_cli: Callable[..., Awaitable[Cli]],
     dashboard_at: Callable[..., Awaitable[Dashboard]],
 ) -> None:
-    host = await spawn_cli(
-        "run", "--port", str(port), "--agent-id", "host", "--reconnect-initial", "0.05",
-        "--reconnect-max", "0.2", "--", PY, "-c", WAIT_LINE.format("host"),
+    host, joined, url, token = await host_and_joined(
+        spawn_cli, port, (PY, "-c", WAIT_LINE.format("joined"))
     )
-    url, token = (m := await host.line(DASHBOARD_LINE)).group(1), m.group(3)
-    joined = await spawn_cli(
-        "--log-level", "info", "run", "--port", str(port), "--agent-id", "joined",
-        "--reconnect-initial", "0.05", "--reconnect-max", "0.2", "--",
-        PY, "-c", WAIT_LINE.format("joined"),
-    )
-    await joined.line(r"joined the local relay on port")
     dash = await dashboard_at(url, "joined", token=token)
     await dash.until_output(b"joined")
     _, before = await get_json(f"{url}/api/agents/joined", token)

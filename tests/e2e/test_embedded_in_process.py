@@ -11,10 +11,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable
 
-from tests.e2e.conftest import Cli, Dashboard
+from tests.e2e.conftest import DASHBOARD_LINE, Cli, Dashboard, host_and_joined
 
 PY = sys.executable
-DASHBOARD_LINE = r"^Dashboard: (http://127\.0\.0\.1:(\d+))/#token=([\w.-]+)$"
 IN_PROCESS = r"attached to the relay in this process"
 #: Raw tty (no echo, no CR/LF translation): prints <ready>, waits for a key, writes
 #: 1 MiB with every byte value (invalid UTF-8 throughout), prints <done>, waits again.
@@ -30,7 +29,6 @@ BURST = (
     "os.read(0, 1)\n"
 )
 EXPECTED = b"<ready>" + bytes(range(256)) * 4096 + b"<done>"
-WAIT_LINE = "import sys; print('{0}', flush=True); sys.stdin.readline(); print('{0}-bye')"
 
 
 async def _burst_exactly(dash: Dashboard) -> None:
@@ -66,17 +64,9 @@ async def test_the_run_that_takes_the_port_over_attaches_in_process_and_keeps_it
     spawn_cli: Callable[..., Awaitable[Cli]],
     dashboard_at: Callable[..., Awaitable[Dashboard]],
 ) -> None:
-    host = await spawn_cli(
-        "run", "--port", str(port), "--agent-id", "host", "--reconnect-initial", "0.05",
-        "--reconnect-max", "0.2", "--", PY, "-c", WAIT_LINE.format("host"),
+    host, joined, url, token = await host_and_joined(
+        spawn_cli, port, (PY, "-c", BURST), "--no-mirror"
     )
-    url, token = (m := await host.line(DASHBOARD_LINE)).group(1), m.group(3)
-    joined = await spawn_cli(
-        "--log-level", "info", "run", "--port", str(port), "--agent-id", "joined",
-        "--no-mirror", "--reconnect-initial", "0.05", "--reconnect-max", "0.2", "--",
-        PY, "-c", BURST,
-    )
-    await joined.line(r"joined the local relay on port")
     dash = await dashboard_at(url, "joined", token=token)
     await dash.until_output(b"<ready>")
 

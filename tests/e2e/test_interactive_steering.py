@@ -14,7 +14,6 @@ import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -22,9 +21,10 @@ from ptyprocess import PtyProcess
 
 from tests.e2e.conftest import REPO, WAIT
 from tests.e2e.test_interactive import Terminal
+from tests.fakes import AGENT_TUI
 from tests.timing import deadline
 
-FAKE = str(Path(__file__).resolve().parents[1] / "fakes" / "agent_tui.py")
+FAKE = AGENT_TUI
 DASHBOARD = re.compile(rb"Dashboard: (http://[0-9.]+:\d+)/#token=([A-Za-z0-9._-]+)")
 
 

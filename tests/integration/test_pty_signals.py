@@ -17,16 +17,8 @@ import sys
 import pytest
 
 from agent_sidecar.pty import PtyChild
+from tests.fakes import HANDLES_TERM
 from tests.timing import scaled
-
-HANDLES_TERM = (
-    "import signal, sys, time\n"
-    "def bye(*_):\n"
-    "    print('terminated-cleanly', flush=True); sys.exit(9)\n"
-    "signal.signal(signal.SIGTERM, bye)\n"
-    "print('armed', flush=True)\n"
-    "while True: time.sleep(1)\n"
-)
 
 
 async def _read_until(child: PtyChild, sentinel: bytes) -> None:

@@ -19,6 +19,7 @@ from agent_sidecar.errors import RelayRefused
 from relay.auth import mint_token
 from relay.config import RelayConfig
 from relay.server import RunningRelay, start_relay
+from tests.fakes import HANDLES_TERM
 from tests.integration.conftest import Dashboard, Sidecar, free_port, py, rest_output
 from tests.timing import deadline
 
@@ -180,16 +181,8 @@ async def test_sigterm_to_the_sidecar_is_forwarded_and_the_output_still_drains(
     start_sidecar: Callable[[RunConfig], Sidecar],
     dashboard: Callable[[RunningRelay], Awaitable[Dashboard]],
 ) -> None:
-    code = (
-        "import signal, sys, time\n"
-        "def bye(*_):\n"
-        "    print('terminated-cleanly', flush=True); sys.exit(9)\n"
-        "signal.signal(signal.SIGTERM, bye)\n"
-        "print('armed', flush=True)\n"
-        "while True: time.sleep(1)\n"
-    )
     dash = await dashboard(live_relay)
-    sidecar = start_sidecar(make_run_config(live_relay.url, py(code)))
+    sidecar = start_sidecar(make_run_config(live_relay.url, py(HANDLES_TERM)))
     await dash.until_output(b"armed")
     sidecar.runner._on_signal(signal.SIGTERM)  # what the installed handler calls
     assert await sidecar.result() == 9

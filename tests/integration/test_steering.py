@@ -14,9 +14,10 @@ import pytest
 
 from agent_sidecar.config import RunConfig
 from relay.server import RunningRelay
+from tests.fakes import AGENT_TUI, agent_tui_named
 from tests.integration.conftest import Dashboard, Sidecar, py
 
-FAKE = str(Path(__file__).resolve().parents[1] / "fakes" / "agent_tui.py")
+FAKE = AGENT_TUI
 AGENT = "itest-agent"
 
 Start = Callable[..., Awaitable[tuple[Dashboard, Sidecar]]]
@@ -60,7 +61,7 @@ async def test_the_command_box_submits_to_an_ink_like_agent(
     start: Start, flags: tuple[str, ...], tmp_path: Path
 ) -> None:
     # Started as "codex" so that the sidecar applies Codex's submit timing.
-    dash, sidecar = await start((named(tmp_path, "codex"), *flags))
+    dash, sidecar = await start((agent_tui_named(tmp_path, "codex"), *flags))
     ack = await dash.request("command:request", "c1", input="explain the build", submit=True)
     assert ack.ok, ack.error
     # Acked only after the Enter was written: the submit is already in the stream or
@@ -68,15 +69,6 @@ async def test_the_command_box_submits_to_an_ink_like_agent(
     await dash.until_output(b"SUBMIT:explain the build\r\n")
     assert b"explain the build\\n" not in dash.stream
     await finish(dash, sidecar)
-
-
-def named(tmp_path: Path, name: str) -> str:
-    """The fake started under an agent's name, so that the sidecar treats it as one."""
-    path = tmp_path / name
-    path.write_text(f"#!{sys.executable}\nimport runpy\nrunpy.run_path({FAKE!r}, "
-                    "run_name='__main__')\n")
-    path.chmod(0o755)
-    return str(path)
 
 
 @pytest.mark.parametrize(
@@ -88,7 +80,7 @@ async def test_gemini_gets_one_line_as_keys_and_waits_out_its_paste_guard(
     start: Start, tmp_path: Path, text: str, shown: bytes
 ) -> None:
     flags = ("--fast-return", "30", "--paste-guard", "400")
-    dash, sidecar = await start((named(tmp_path, "gemini"), *flags))
+    dash, sidecar = await start((agent_tui_named(tmp_path, "gemini"), *flags))
     ack = await dash.request("command:request", "c1", input=text, submit=True)
     assert ack.ok, ack.error
     await dash.until_output(shown)

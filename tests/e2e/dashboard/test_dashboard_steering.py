@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.fakes import AGENT_TUI, agent_tui_named
+
 from .harness import (
     FakeAgent,
     MakeAgent,
@@ -26,7 +28,7 @@ from .harness import (
 
 pytestmark = pytest.mark.browser
 
-FAKE = str(Path(__file__).resolve().parents[2] / "fakes" / "agent_tui.py")
+FAKE = AGENT_TUI
 
 
 def open_terminal(page: Any, agent_id: str) -> Any:
@@ -45,15 +47,6 @@ def send_activity(agent: FakeAgent, kind: str) -> None:
         "state": "working", "since": 1.0, "reason": None, "prompt": None,
         "options": None, "decision_id": None, "detail": None, "agent_kind": kind,
         "source": "process"})
-
-
-def as_named(tmp_path: Path, name: str) -> str:
-    """The fake TUI started under an agent's name, so the sidecar treats it as one."""
-    path = tmp_path / name
-    path.write_text(f"#!{sys.executable}\nimport runpy\nrunpy.run_path({FAKE!r}, "
-                    "run_name='__main__')\n")
-    path.chmod(0o755)
-    return str(path)
 
 
 # ---------------------------------------------------------------------------- size
@@ -213,7 +206,7 @@ def test_stop_is_sigint_for_a_shell(relay: Relay, make_agent: MakeAgent, new_pag
 def test_the_command_box_submits_to_an_ink_like_agent_and_stop_stops_its_turn(
     relay: Relay, sidecar: StartSidecar, new_page: NewPage, tmp_path: Path
 ) -> None:
-    sidecar("ink", [as_named(tmp_path, "gemini"), "--fast-return", "30"])
+    sidecar("ink", [agent_tui_named(tmp_path, "gemini"), "--fast-return", "30"])
     page = new_page()
     page.goto(relay.dashboard_url("operator"))
     pane = open_terminal(page, "ink")
