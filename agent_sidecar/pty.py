@@ -155,37 +155,35 @@ class PtyChild:
         *,
         read_ahead: int = READ_SIZE,
     ) -> None:
-        """Call ``on_data`` with what each wakeup reads and ``on_eof`` once at end of output.
+        """Call ``on_data`` with each read and ``on_eof`` once at end of output.
 
-        The kernel hands out only a few KB per read, so each wakeup reads on until the PTY
-        is empty or ``read_ahead`` bytes are collected: a burst costs one wakeup and one
-        ``on_data`` call per batch instead of per read.
+        One wakeup reads on until the PTY is empty, ``read_ahead`` bytes are read or
+        ``on_data`` paused reading. ``on_data`` runs between the reads on purpose: the
+        kernel hands a PTY reader at most 4 KiB at a time and refills that from the
+        writer's side in a worker of its own, so a read made at once after another
+        mostly finds nothing and the process goes to sleep, while one made after
+        handling the last read finds the refill done (docs/performance.md, fifth pass).
         """
 
         def readable() -> None:
-            parts: list[bytes] = []
             size = 0
-            eof = False
             while size < read_ahead:
                 try:
                     data = os.read(self.fd, READ_SIZE)
                 except BlockingIOError:
-                    break
+                    return
                 except OSError as exc:
                     if exc.errno != errno.EIO:
                         log.warning("pty read failed: %s", exc)
-                    eof = True
-                    break
+                    data = b""
                 if not data:
-                    eof = True
-                    break
-                parts.append(data)
+                    self.stop_reading()
+                    on_eof()
+                    return
+                on_data(data)
+                if not self._reading:  # paused (flow control) or stopped by on_data
+                    return
                 size += len(data)
-            if parts:
-                on_data(parts[0] if len(parts) == 1 else b"".join(parts))
-            if eof:
-                self.stop_reading()
-                on_eof()
 
         self._readable = readable
         self._loop.add_reader(self.fd, readable)
