@@ -54,6 +54,17 @@ export function stateWords(info) {
   return activity.state;
 }
 
+/** The one state a row is counted and filtered under, matching what it shows:
+ * "waiting", "working" or "idle" from a live activity; without one, "working" while the
+ * process prints (`running`) and "idle" when it went quiet; else "exited" or
+ * "disconnected". @param {AgentLike} info */
+export function shownState(info) {
+  if (info.state === "exited" || info.state === "disconnected") return info.state;
+  const activity = liveActivity(info);
+  if (activity && activity.state !== "unknown") return activity.state;
+  return info.state === "running" ? "working" : "idle";
+}
+
 /** The CSS state class of a row or pane: a live agent's activity, else its process
  * state. @param {AgentLike} info */
 export function stateClass(info) {

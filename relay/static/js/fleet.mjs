@@ -3,18 +3,23 @@
 // labels, command, output, questions) reaches the DOM as text only.
 
 import {
-  activityPreview, compareAgents, liveActivity, needsYou, stateClass, stateWords,
+  activityPreview, compareAgents, liveActivity, needsYou, shownState, stateClass, stateWords,
 } from "./attention.mjs";
 import { el, formatCommand, formatDuration, setText } from "./dom.mjs";
 
-export const STATES = ["running", "idle", "exited", "disconnected"];
-/** The filter chips: "waiting" (needs you, from the activity) and the process states. */
-const CHIPS = ["waiting", ...STATES];
+/** The filter chips, one per state a row can show (see `shownState`): every agent is
+ * counted under exactly one. */
+const CHIPS = ["waiting", "working", "idle", "exited", "disconnected"];
 const CHIP_WORDS = { waiting: "needs you" };
+const CHIP_TITLES = {
+  waiting: "Show only agents that wait for a person",
+  working: "Show only agents that are working (or printing, when they report no activity)",
+  idle: "Show only idle agents (at their prompt, or quiet)",
+};
 
 /** @param {AgentInfo} info @param {string} chip */
 function inChip(info, chip) {
-  return chip === "waiting" ? needsYou(info) : info.state === chip;
+  return shownState(info) === chip;
 }
 
 /**
@@ -107,9 +112,7 @@ export class FleetView {
       const button = el("button", {
         className: `chip chip-${state}`,
         attrs: { type: "button", "data-state": state, "aria-pressed": "false" },
-        title: state === "waiting"
-          ? "Show only agents that wait for a person (click again to show all)"
-          : `Show only ${state} agents (click again to show all)`,
+        title: `${CHIP_TITLES[state] ?? `Show only ${state} agents`} (click again to show all)`,
         on: { click: () => this.setStateFilter(this.stateFilter === state ? null : state) },
       }, el("span", { text: CHIP_WORDS[state] ?? state }), countLabel);
       this.filterButtons.set(state, { button, countLabel });

@@ -25,6 +25,38 @@ def order(page: Page) -> list[str]:
     return list(page.locator(".agent-row").evaluate_all("rows => rows.map(r => r.dataset.agentId)"))
 
 
+def test_each_agent_is_counted_under_the_one_state_its_row_shows(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage, page_errors: list[str]
+) -> None:
+    # A TUI at its prompt keeps redrawing (process "running") while it reports idle; one
+    # that asks went quiet (process "idle"). The chips count what the rows say.
+    at_prompt = make_agent("p-claude", name="p claude")
+    at_prompt.output("\u276f \r\n")
+    at_prompt.activity("idle", agent_kind="claude", source="screen")
+    asking = make_agent("a-codex", name="a codex")
+    asking.output("Continue? [y/N] ")
+    asking.status("idle")
+    asking.activity("waiting", reason="confirm", prompt="Continue? [y/N]", source="screen")
+    make_agent("b-build", name="b build").output("compiling\r\n")  # reports no activity
+    page = new_page()
+    page.goto(relay.dashboard_url("viewer"))
+    expect(row(page, "p-claude").locator(".agent-state")).to_have_text("idle")
+    expect(row(page, "b-build").locator(".agent-state")).to_have_text("running")
+    counts = {state: page.locator(f'.chip[data-state="{state}"] .chip-count')
+              for state in ("waiting", "working", "idle", "exited", "disconnected")}
+    expect(counts["waiting"]).to_have_text("1")
+    expect(counts["working"]).to_have_text("1")
+    expect(counts["idle"]).to_have_text("1")
+    expect(counts["exited"]).to_have_text("0")
+    page.locator('.chip[data-state="idle"]').click()
+    expect(page.locator(".agent-row:visible")).to_have_count(1)
+    expect(row(page, "p-claude")).to_be_visible()
+    page.locator('.chip[data-state="working"]').click()
+    expect(page.locator(".agent-row:visible")).to_have_count(1)
+    expect(row(page, "b-build")).to_be_visible()
+    assert page_errors == []
+
+
 def test_waiting_agents_come_first_with_a_badge_their_question_and_a_count_in_the_title(
     relay: Relay, make_agent: MakeAgent, new_page: NewPage, page_errors: list[str]
 ) -> None:

@@ -75,7 +75,7 @@ def test_filter_by_text_and_by_state(
     page.locator('.chip[data-state="idle"]').click()
     expect(page.locator(".agent-row:visible")).to_have_count(1)
     expect(row(page, "db-1")).to_be_visible()
-    expect(page.locator('.chip[data-state="running"] .chip-count')).to_have_text("1")
+    expect(page.locator('.chip[data-state="working"] .chip-count')).to_have_text("1")
     page.locator('.chip[data-state="idle"]').click()  # again: every state
     expect(page.locator(".agent-row:visible")).to_have_count(2)
 
