@@ -88,6 +88,11 @@ class Detector:
         """When the last output came (-inf before any)."""
         return self._last_output if self._last_output is not None else float("-inf")
 
+    @property
+    def output_pending(self) -> bool:
+        """Output came that no tick has looked at yet (``next_tick`` is sooner then)."""
+        return self._first_pending is not None
+
     def input(self, t: float) -> None:
         self._last_input = t
 
@@ -169,6 +174,12 @@ class Detector:
         quiet = self._last_work is None or t - self._last_work >= self._output_quiet
         self.claims.output = None if quiet else self._keep_at(
             self.claims.output, Claim("working", "output", self._last_work or t))
+        sample = self._prev_sample
+        if (self.claims.process is not None and sample is not None
+                and self._last_work is not None and sample.at < self._last_work):
+            # The process is not sampled while output flows (live.py), so this is what it
+            # did before that output (a shell at its prompt, a program reading): stale.
+            self.claims.process = None
         return self._update(t)
 
     def _screen_due(self, t: float) -> None:

@@ -121,12 +121,20 @@ class ActivityMonitor:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
 
+    @property
+    def next_look(self) -> float | None:
+        """When (``time.time()``) the monitor looks at the agent next (None: not armed)."""
+        return self._timer_at if self._timer is not None else None
+
     # ------------------------------------------------------------------ the seams
 
     def output(self, data: bytes) -> None:
         """One chunk of PTY output (the hot path: an append and a timer at most)."""
+        first = not self.detector.output_pending
         self.detector.output(time.time(), data)
-        if self._timer is None:
+        if self._timer is None or first:
+            # The first output since the last look may need a tick sooner than the one
+            # armed (e.g. for the end of "working" 5 s after the last output).
             self._schedule()
 
     def typed(self) -> None:

@@ -205,6 +205,37 @@ async def test_a_shell_question_is_waiting_and_its_prompt_is_the_question(
             os.environ["PS1"] = env_ps1
 
 
+async def test_a_shell_loop_that_prints_is_working_though_the_shell_was_idle_before_it(
+    live_relay: RunningRelay,
+    make_run_config: Callable[..., RunConfig],
+    start_sidecar: Callable[[RunConfig], Sidecar],
+    dashboard: Callable[[RunningRelay], Awaitable[Dashboard]],
+) -> None:
+    # The process is sampled only while output is quiet: its last sample (the shell at
+    # its prompt) must not keep the agent "idle" through a loop that prints for seconds.
+    dash = await dashboard(live_relay)
+    env_ps1 = os.environ.get("PS1")
+    os.environ["PS1"] = "$ "
+    try:
+        start_sidecar(make_run_config(
+            live_relay.url, ("bash", "--norc", "--noprofile"),
+            activity=ActivityConfig(process_interval=0.2)))
+        # Idle once the prompt settled (0.4 s quiet); the sampler (every 0.2 s, once output
+        # has been quiet that long) has seen the shell at its prompt by then.
+        await until_activity(dash, lambda a: a.state == "idle")
+        await dash.send("terminal:input", agent_id="itest-agent",
+                        data="for i in $(seq 1 100); do echo tick $i; sleep 0.1; done\r")
+        await until_activity(dash, lambda a: a.state == "working")
+        await dash.send("terminal:input", agent_id="itest-agent", data="\x03")
+        await until_activity(dash, lambda a: a.state == "idle")
+        await dash.send("terminal:input", agent_id="itest-agent", data="exit\r")
+    finally:
+        if env_ps1 is None:
+            os.environ.pop("PS1", None)
+        else:
+            os.environ["PS1"] = env_ps1
+
+
 # Like Claude Code 2.1 when the person answers its dialog in the terminal: the permission
 # hook is left running, and the agent moves on (the next hook event, a new screen).
 MOVES_ON = textwrap.dedent("""\

@@ -118,3 +118,26 @@ def test_a_shell_job_that_does_not_read_is_working_by_the_process() -> None:
     d.tick(4.0)
     assert d.activity is not None
     assert (now(d).state, now(d).source) == ("working", "process")
+
+
+def test_output_after_the_last_process_sample_outranks_that_sample() -> None:
+    # A shell sampled at its prompt, then a loop that prints for seconds: the sampler
+    # waits while output flows, and its last word (idle) must not stand for the loop.
+    d = Detector("shell", cols=40, rows=5)
+    d.output(0.0, b"$ ")
+    run(d, 0.0, 1.5)
+    d.process(ProcessSample(1.5, 100, True, True, False, 0, "bash"))
+    d.tick(1.5)
+    assert (now(d).state, now(d).source) == ("idle", "process")
+    t = 3.0
+    while t < 9.0:
+        d.output(t, b"tick\r\n")
+        d.tick(t)
+        t += 0.3
+    assert (now(d).state, now(d).source) == ("working", "output")
+    # Quiet again, sampled again at the prompt: idle (the fresh sample is kept).
+    d.output(9.0, b"$ ")
+    d.process(ProcessSample(10.2, 100, True, True, False, 0, "bash"))
+    run(d, 10.2, 10.5)
+    assert now(d).state == "idle"
+    assert d.claims.process is not None and d.claims.process.state == "idle"
