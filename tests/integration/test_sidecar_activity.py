@@ -4,7 +4,6 @@ answer on stdout), and a dashboard that reads the activity and decides."""
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
 import textwrap
@@ -183,26 +182,20 @@ async def test_a_shell_question_is_waiting_and_its_prompt_is_the_question(
     make_run_config: Callable[..., RunConfig],
     start_sidecar: Callable[[RunConfig], Sidecar],
     dashboard: Callable[[RunningRelay], Awaitable[Dashboard]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     dash = await dashboard(live_relay)
-    env_ps1 = os.environ.get("PS1")
-    os.environ["PS1"] = "$ "
-    try:
-        start_sidecar(make_run_config(live_relay.url, ("bash", "--norc", "--noprofile")))
-        await until_activity(dash, lambda a: a.state == "idle" and a.agent_kind == "shell")
-        await dash.send("terminal:input", agent_id="itest-agent",
-                        data='read -p "Deploy to production? " answer\r')
-        await until_activity(dash, lambda a: a.state == "waiting")
-        assert dash.info is not None
-        assert dash.info.activity is not None
-        assert dash.info.activity.reason == "question"
-        assert dash.info.activity.prompt == "Deploy to production?"
-        await dash.send("terminal:input", agent_id="itest-agent", data="yes\rexit\r")
-    finally:
-        if env_ps1 is None:
-            os.environ.pop("PS1", None)
-        else:
-            os.environ["PS1"] = env_ps1
+    monkeypatch.setenv("PS1", "$ ")
+    start_sidecar(make_run_config(live_relay.url, ("bash", "--norc", "--noprofile")))
+    await until_activity(dash, lambda a: a.state == "idle" and a.agent_kind == "shell")
+    await dash.send("terminal:input", agent_id="itest-agent",
+                    data='read -p "Deploy to production? " answer\r')
+    await until_activity(dash, lambda a: a.state == "waiting")
+    assert dash.info is not None
+    assert dash.info.activity is not None
+    assert dash.info.activity.reason == "question"
+    assert dash.info.activity.prompt == "Deploy to production?"
+    await dash.send("terminal:input", agent_id="itest-agent", data="yes\rexit\r")
 
 
 async def test_a_shell_loop_that_prints_is_working_though_the_shell_was_idle_before_it(
@@ -210,30 +203,23 @@ async def test_a_shell_loop_that_prints_is_working_though_the_shell_was_idle_bef
     make_run_config: Callable[..., RunConfig],
     start_sidecar: Callable[[RunConfig], Sidecar],
     dashboard: Callable[[RunningRelay], Awaitable[Dashboard]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The process is sampled only while output is quiet: its last sample (the shell at
     # its prompt) must not keep the agent "idle" through a loop that prints for seconds.
     dash = await dashboard(live_relay)
-    env_ps1 = os.environ.get("PS1")
-    os.environ["PS1"] = "$ "
-    try:
-        start_sidecar(make_run_config(
-            live_relay.url, ("bash", "--norc", "--noprofile"),
-            activity=ActivityConfig(process_interval=0.2)))
-        # Idle once the prompt settled (0.4 s quiet); the sampler (every 0.2 s, once output
-        # has been quiet that long) has seen the shell at its prompt by then.
-        await until_activity(dash, lambda a: a.state == "idle")
-        await dash.send("terminal:input", agent_id="itest-agent",
-                        data="for i in $(seq 1 100); do echo tick $i; sleep 0.1; done\r")
-        await until_activity(dash, lambda a: a.state == "working")
-        await dash.send("terminal:input", agent_id="itest-agent", data="\x03")
-        await until_activity(dash, lambda a: a.state == "idle")
-        await dash.send("terminal:input", agent_id="itest-agent", data="exit\r")
-    finally:
-        if env_ps1 is None:
-            os.environ.pop("PS1", None)
-        else:
-            os.environ["PS1"] = env_ps1
+    monkeypatch.setenv("PS1", "$ ")
+    start_sidecar(make_run_config(live_relay.url, ("bash", "--norc", "--noprofile"),
+                                  activity=ActivityConfig(process_interval=0.2)))
+    # Idle once the prompt settled (0.4 s quiet); the sampler (every 0.2 s, once output
+    # has been quiet that long) has seen the shell at its prompt by then.
+    await until_activity(dash, lambda a: a.state == "idle")
+    await dash.send("terminal:input", agent_id="itest-agent",
+                    data="for i in $(seq 1 100); do echo tick $i; sleep 0.1; done\r")
+    await until_activity(dash, lambda a: a.state == "working")
+    await dash.send("terminal:input", agent_id="itest-agent", data="\x03")
+    await until_activity(dash, lambda a: a.state == "idle")
+    await dash.send("terminal:input", agent_id="itest-agent", data="exit\r")
 
 
 # Like Claude Code 2.1 when the person answers its dialog in the terminal: the permission
