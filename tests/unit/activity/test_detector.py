@@ -140,4 +140,5 @@ def test_output_after_the_last_process_sample_outranks_that_sample() -> None:
     d.process(ProcessSample(10.2, 100, True, True, False, 0, "bash"))
     run(d, 10.2, 10.5)
     assert now(d).state == "idle"
-    assert d.claims.process is not None and d.claims.process.state == "idle"
+    assert d.claims.process is not None
+    assert d.claims.process.state == "idle"

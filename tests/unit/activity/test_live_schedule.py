@@ -35,10 +35,12 @@ async def test_new_output_brings_the_next_look_forward_to_when_the_screen_settle
         monitor.output(b"building...\r\n")
         await until("working")
         armed = monitor.next_look
-        assert armed is not None and armed > time.time() + 3  # the end of "working"
+        assert armed is not None
+        assert armed > time.time() + 3  # the end of "working"
         monitor.output(b"Deploy to production? [y/N] ")
         armed = monitor.next_look
-        assert armed is not None and armed <= time.time() + 1.0  # settle: 0.4 s
+        assert armed is not None
+        assert armed <= time.time() + 1.0  # settle: 0.4 s
         await until("waiting")
         assert sent[-1].reason == "confirm"
     finally:
