@@ -48,25 +48,36 @@ def unbox(line: str) -> str:
 
 
 def menu_options(lines: Sequence[str], start: int = 0, end: int | None = None,
-                 enter: bool = False) -> tuple[Option, ...] | None:
+                 enter: bool = False, *, width: int | None = None
+                 ) -> tuple[Option, ...] | None:
     """Numbered items (``1. Yes``, ``❯ 2) No``) in ``lines[start:end]``, in order.
 
     ``keys`` is the number (and a carriage return when ``enter``): the agents' menus
     choose an item by its number; line-based programs read a number and Enter.
-    Continuation lines (indented, no number) are joined to the item above.
+    Continuation lines (indented, no number) are joined to the item above when the line
+    above was wrapped: their first word would not have fitted on it within ``width`` (a
+    box's border always leaves no room). Otherwise they are a description (Codex: "Sign
+    in with ChatGPT" over "Usage included with Plus, ...") and stay out of the label.
+    Without ``width``, they are always joined.
     """
     items: list[tuple[int, str]] = []
     indent = None
+    above = 0  # the length of the item's last line
     for line in lines[start:end]:
         m = _MENU_ITEM.match(line)
         if m:
             items.append((int(m.group(1)), m.group(2)))
             indent = m.start(2)
+            above = len(line.rstrip())
         elif items and indent is not None and line.strip() and (
             len(line) - len(line.lstrip()) >= indent - 1
         ) and not _MENU_ITEM.match(line):
-            n, text = items[-1]
             extra = unbox(line)
+            if width is not None and extra and above + 1 + len(extra.split()[0]) <= width:
+                indent = None  # a description: nothing below it belongs to the label
+                continue
+            n, text = items[-1]
+            above = len(line.rstrip())
             if extra and len(text) < 150:
                 items[-1] = (n, f"{text} {extra}")
     # Keep the first run of consecutive numbers starting at 1.
@@ -131,22 +142,22 @@ def claude(view: ScreenView) -> Finding | None:
     i = find(lines, _CC_TRUST)
     if i >= 0:
         return Finding("waiting", "claude.trust", "confirm", paragraph(lines, i),
-                       menu_options(lines, i))
+                       menu_options(lines, i, width=view.cols))
     i = find(lines, _CC_KEY)
     if i >= 0:
         return Finding("waiting", "claude.api_key", "login", block(lines, i, i + 3),
-                       menu_options(lines, i))
+                       menu_options(lines, i, width=view.cols))
     i = find(lines, _CC_LOGIN)
     if i >= 0:
         return Finding("waiting", "claude.login", "login", block(lines, i, i + 1),
-                       menu_options(lines, i))
+                       menu_options(lines, i, width=view.cols))
     i = find(lines, _CC_PROCEED)
     if i >= 0:
         top = _dialog_top(lines, i)
         q = next((j for j in range(i, len(lines)) if lines[j].rstrip().endswith("?")), i)
         prompt = block(lines, top, q + 1)
         return Finding("waiting", "claude.permission", "permission", prompt,
-                       menu_options(lines, q + 1))
+                       menu_options(lines, q + 1, width=view.cols))
     tail = _tail(view, 4)
     if any(_CC_WORKING.search(line) for line in tail):
         spin = _spinner_line(lines)
@@ -216,17 +227,17 @@ def codex(view: ScreenView) -> Finding | None:
         title = next((j for j in range(i - 1, max(-1, i - 6), -1) if lines[j].strip()
                       and not _MENU_ITEM.match(lines[j])), i)
         return Finding("waiting", "codex.signin", "login", block(lines, title, title + 1),
-                       menu_options(lines, max(0, title), enter=True))
+                       menu_options(lines, max(0, title), enter=True, width=view.cols))
     i = find(lines, _CX_TRUST)
     if i >= 0:
         return Finding("waiting", "codex.trust", "confirm", paragraph(lines, i),
-                       menu_options(lines, i, enter=True))
+                       menu_options(lines, i, enter=True, width=view.cols))
     i = find(lines, _CX_APPROVE)
     if i >= 0:
         first = next((j for j in range(i + 1, len(lines)) if _MENU_ITEM.match(lines[j])),
                      i + 1)
         return Finding("waiting", "codex.approval", "permission", block(lines, i, first),
-                       menu_options(lines, i, enter=True))
+                       menu_options(lines, i, enter=True, width=view.cols))
     if any(_CX_WORKING.search(line) for line in lines):
         return Finding("working", "codex.working", detail=_spinner_line(lines))
     menu = _agent_menu(view, "codex", enter=True)
@@ -266,15 +277,16 @@ def gemini(view: ScreenView) -> Finding | None:
     i = find(lines, _GM_TRUST)
     if i >= 0:
         return Finding("waiting", "gemini.trust", "confirm", block(lines, i, i + 1),
-                       menu_options(lines, i))
+                       menu_options(lines, i, width=view.cols))
     i = find(lines, _GM_APPROVE)
     if i >= 0:
         return Finding("waiting", "gemini.approval", "permission",
-                       block(lines, max(0, i - 6), i + 1), menu_options(lines, i))
+                       block(lines, max(0, i - 6), i + 1),
+                       menu_options(lines, i, width=view.cols))
     i = find(lines, _GM_AUTH)
-    if i >= 0 and menu_options(lines, i):
+    if i >= 0 and menu_options(lines, i, width=view.cols):
         return Finding("waiting", "gemini.auth", "login", block(lines, i, i + 1),
-                       menu_options(lines, i))
+                       menu_options(lines, i, width=view.cols))
     if any(_GM_WORKING.search(line) for line in lines):
         return Finding("working", "gemini.working", detail=_spinner_line(lines))
     if any(_GM_IDLE.search(line) for line in lines):
@@ -291,7 +303,7 @@ def _agent_menu(view: ScreenView, agent: str, *, enter: bool = False) -> Finding
     hint = find(lines, _MENU_HINT)
     if hint < 0:
         return None
-    options = menu_options(lines, max(0, hint - 15), hint, enter=enter)
+    options = menu_options(lines, max(0, hint - 15), hint, enter=enter, width=view.cols)
     if not options:
         return None
     first = next(j for j in range(max(0, hint - 15), hint) if _MENU_ITEM.match(lines[j]))
@@ -348,7 +360,8 @@ def generic(view: ScreenView) -> Finding | None:
                        generic=True)
     if _SHELL_PROMPT.search(stripped) and len(stripped) < 120:
         return Finding("idle", "generic.shell_prompt", generic=True)
-    options = menu_options(lines, max(0, view.cursor_row - 15), view.cursor_row, enter=True)
+    options = menu_options(lines, max(0, view.cursor_row - 15), view.cursor_row, enter=True,
+                           width=view.cols)
     if options and (_MENU_ASK.search(stripped) or _QUESTION.search(stripped)):
         return Finding("waiting", "generic.menu", "menu", _question(lines, view), options,
                        generic=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_sidecar.activity.rules import evaluate, last_meaningful_line
+from agent_sidecar.activity.rules import evaluate, last_meaningful_line, menu_options
 from agent_sidecar.activity.screen import ScreenModel, ScreenView
 
 
@@ -50,6 +50,31 @@ def test_menu_options_carry_the_keys_that_choose_them() -> None:
     assert found is not None
     assert [(o.label, o.keys) for o in found.options or ()] == [("staging", "1\r"),
                                                                ("production", "2\r")]
+
+
+MENUS = [
+    # A description under a short label (Codex's sign-in picker) is not part of it.
+    (["> 1. Sign in with ChatGPT", "     Usage included with Plus and Pro", "",
+      "  2. Provide your own API key", "     Pay for what you use"],
+     ["Sign in with ChatGPT", "Provide your own API key"]),
+    # A label wrapped because its next word (a path) did not fit is joined.
+    (["\u276f 1. Yes", "  2. Yes, and don't ask again for make commands in",
+      "     /home/someone/projects/a-rather-long-name", "  3. No"],
+     ["Yes", "Yes, and don't ask again for make commands in "
+      "/home/someone/projects/a-rather-long-name", "No"]),
+    # Word-wrapped prose: the first word of the next line did not fit either.
+    (["  1. Continue with the current plan and run every remaining step of",
+      "     it without asking", "  2. Stop"],
+     ["Continue with the current plan and run every remaining step of it without asking",
+      "Stop"]),
+]
+
+
+@pytest.mark.parametrize(("lines", "labels"), MENUS)
+def test_menu_labels_join_wrapped_lines_but_not_descriptions(lines: list[str],
+                                                              labels: list[str]) -> None:
+    options = menu_options(lines, width=68)
+    assert [o.label for o in options or ()] == labels
 
 
 LINES = [
