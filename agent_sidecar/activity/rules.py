@@ -55,10 +55,9 @@ def menu_options(lines: Sequence[str], start: int = 0, end: int | None = None,
     ``keys`` is the number (and a carriage return when ``enter``): the agents' menus
     choose an item by its number; line-based programs read a number and Enter.
     Continuation lines (indented, no number) are joined to the item above when the line
-    above was wrapped: their first word would not have fitted on it within ``width`` (a
-    box's border always leaves no room). Otherwise they are a description (Codex: "Sign
-    in with ChatGPT" over "Usage included with Plus, ...") and stay out of the label.
-    Without ``width``, they are always joined.
+    above was wrapped: their first word would not have fitted on it within ``width``.
+    Otherwise they are a description (Codex: "Sign in with ChatGPT" over "Usage included
+    with Plus, ...") and stay out of the label. Without ``width``, they are always joined.
     """
     items: list[tuple[int, str]] = []
     indent = None
