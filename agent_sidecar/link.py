@@ -29,6 +29,7 @@ from typing import Protocol
 
 import aiohttp
 
+from relay.handlers.pipe import PipeEnd
 from relay.protocol import (
     AgentActivity,
     AgentHello,
@@ -134,6 +135,8 @@ class _Conn:
 
     def __init__(self, ws: LinkSocket, sent: int, resume_to: int) -> None:
         self.ws = ws
+        #: An in-process connection: small output may be sent from the PTY callback.
+        self.pipe = ws if isinstance(ws, PipeEnd) else None
         self.sent = sent
         self.status_version = -1
         self.activity_version = -1
@@ -205,6 +208,8 @@ class Link:
         self._streaming = False
         self._hold_until: float | None = None
         self._current: _Conn | None = None
+        #: The connection whose sender waits with nothing to send (see :meth:`wake`).
+        self._parked: _Conn | None = None
         #: Called after each output frame is sent and when a connection ends (flow
         #: control: the PTY side resumes reading once the backlog is small again).
         self.on_progress: Callable[[], None] | None = None
@@ -215,14 +220,41 @@ class Link:
         """New output is in the retention buffer.
 
         A large append (the PTY is streaming) does not wake the sender while it holds
-        output to coalesce it; a small one (a keystroke echo, the end of a burst) does.
+        output to coalesce it; a small one (a keystroke echo, the end of a burst) does,
+        or, on an in-process connection whose sender has nothing else to do, is sent
+        right here.
         """
         end = self.retention.end
         grew = end - self._seen_end
         self._seen_end = end
         self._streaming = grew >= self.config.coalesce_read_bytes
-        if self._hold_until is None or not self._streaming:
+        if (self._hold_until is None or not self._streaming) and not self._send_now():
             self._wake.set()
+
+    def _send_now(self) -> bool:
+        """Send what is unsent from the caller's stack (the PTY read callback), if the
+        sender waits with nothing else due and the in-process pipe takes it at once: a
+        keystroke's echo then reaches the relay, and through it the dashboards, without
+        a task switch. False: the sender does it."""
+        conn = self._parked
+        if (
+            conn is None
+            or conn.pipe is None
+            or self._wake.is_set()
+            or self._streaming
+            or self._complete
+            or not conn.resume_probe
+        ):
+            return False
+        ret = self.retention
+        n = ret.end - conn.sent
+        if n <= 0 or n >= self._max_chunk or conn.sent < ret.start:
+            return False
+        if not conn.pipe.send_now(self._output_frame(conn.sent, n)):
+            return False
+        conn.sent += n
+        self._progress()
+        return True
 
     def backlog(self) -> int | None:
         """Bytes retained and not yet sent on the live connection; None when there is
@@ -436,6 +468,23 @@ class Link:
             self.refusal = Refusal(code=int(code), reason=reason[:200])
 
     async def _serve(self, conn: _Conn) -> None:
+        if conn.pipe is None:
+            await self._serve_tasks(conn)
+            return
+
+        def take(frame: str | bytes) -> bool:
+            if not isinstance(frame, str):
+                return False
+            self._on_text(conn, frame)
+            return True
+
+        conn.pipe.take_directly(take)
+        try:
+            await self._serve_tasks(conn)
+        finally:
+            conn.pipe.take_directly(None)
+
+    async def _serve_tasks(self, conn: _Conn) -> None:
         tasks = {
             asyncio.ensure_future(self._receiver(conn)),
             asyncio.ensure_future(self._sender(conn)),
@@ -596,7 +645,11 @@ class Link:
             if all_sent and conn.drain_ts is None and conn.status_version == self._status_version:
                 conn.drain_ts = await self._send_heartbeat(conn)
                 continue
-            await self._wake.wait()
+            self._parked = conn
+            try:
+                await self._wake.wait()
+            finally:
+                self._parked = None
 
     async def _hold(self, conn: _Conn, max_chunk: int) -> bool:
         """Coalesce a streaming burst: True if output was held (look again after).
@@ -632,14 +685,20 @@ class Link:
     async def _send_output(self, ws: LinkSocket, offset: int, n: int) -> None:
         """Send the ``n`` retained bytes at ``offset`` (no await between reading them from
         the retention buffer and queuing the frame)."""
+        frame = self._output_frame(offset, n)
+        if isinstance(frame, bytes):
+            await ws.send_bytes(frame)
+        else:
+            await ws.send_str(frame)
+
+    def _output_frame(self, offset: int, n: int) -> str | bytes:
         agent_id = self.config.agent_id
         if self.config.binary:
             # The header and the bytes in one copy out of the ring.
             header = encode_binary_output(agent_id, offset, b"")
-            await ws.send_bytes(self.retention.read(offset, n, prefix=header)[1])
-        else:
-            data = self.retention.read(offset, n)[1]
-            await ws.send_str(encode(TerminalOutput(agent_id=agent_id, offset=offset, data=data)))
+            return self.retention.read(offset, n, prefix=header)[1]
+        data = self.retention.read(offset, n)[1]
+        return encode(TerminalOutput(agent_id=agent_id, offset=offset, data=data))
 
 
 def _error_of(fut: asyncio.Future[None]) -> BaseException | None:

@@ -26,8 +26,8 @@ from relay.handlers.endpoint import (
     serve_socket,
 )
 from relay.handlers.outbox import Outbox
-from relay.handlers.pipe import Pipe, PipeEnd, PipeTransport
-from relay.hub.interface import AgentConn, Hub
+from relay.handlers.pipe import Handler, Pipe, PipeEnd, PipeTransport
+from relay.hub.interface import AgentConn, Hub, OutputNow
 from relay.ops.logs import bind_connection
 from relay.protocol import (
     AgentActivity,
@@ -41,6 +41,7 @@ from relay.protocol import (
     Heartbeat,
     ProtocolError,
     TerminalOutput,
+    WireFrame,
     decode,
     decode_binary_output,
     encode,
@@ -126,6 +127,18 @@ async def _authorised(sock: Socket, hello: AgentHello, hub: Hub) -> None:
 
 
 async def _loop(sock: Socket, conn: AgentConn, hub: Hub) -> None:
+    ws = sock.ws
+    if isinstance(ws, PipeEnd) and isinstance(hub, OutputNow):
+        ws.take_directly(_output_taker(sock, conn, hub))
+        try:
+            await _read(sock, conn, hub)
+        finally:
+            ws.take_directly(None)
+    else:
+        await _read(sock, conn, hub)
+
+
+async def _read(sock: Socket, conn: AgentConn, hub: Hub) -> None:
     dead_after = sock.config.dead_after
     while True:
         try:
@@ -173,16 +186,46 @@ async def _on_text(sock: Socket, conn: AgentConn, hub: Hub, text: str) -> None:
 async def _on_output(
     sock: Socket, conn: AgentConn, hub: Hub, chunk: TerminalOutput, frame: bytes | None
 ) -> None:
-    if chunk.agent_id != conn.agent_id:
-        _error(
-            sock,
-            ErrorCode.FORBIDDEN,
-            f"terminal:output for agent '{chunk.agent_id}' on the connection of "
-            f"'{conn.agent_id}'",
-        )
+    if _foreign(sock, conn, chunk):
         return
     await hub.agent_output(conn, chunk, frame)
     sock.request.app[OPS].agent_output(chunk)
+
+
+def _output_taker(sock: Socket, conn: AgentConn, hub: OutputNow) -> Handler:
+    """What an in-process agent's binary output frames go through while the read loop
+    waits with nothing queued: the loop's own handling of such a frame, without the
+    task switch (a keystroke's echo reaches the dashboards inside the sidecar's PTY
+    read callback). Text frames (status, activity, heartbeats) still go to the loop."""
+    ops = sock.request.app[OPS]
+
+    def take(frame: WireFrame) -> bool:
+        if isinstance(frame, str) or sock.outbox.closed:
+            return False
+        ops.metrics.message_received(KIND, TerminalOutput.TYPE)
+        try:
+            chunk = decode_binary_output(frame)
+        except ProtocolError as exc:
+            _error(sock, exc.code, exc.message, exc.ref)
+            return True
+        if not _foreign(sock, conn, chunk):
+            hub.agent_output_now(conn, chunk, frame)
+            ops.agent_output(chunk)
+        return True
+
+    return take
+
+
+def _foreign(sock: Socket, conn: AgentConn, chunk: TerminalOutput) -> bool:
+    """Output for another agent on this connection: answered with an error."""
+    if chunk.agent_id == conn.agent_id:
+        return False
+    _error(
+        sock,
+        ErrorCode.FORBIDDEN,
+        f"terminal:output for agent '{chunk.agent_id}' on the connection of '{conn.agent_id}'",
+    )
+    return True
 
 
 def _error(sock: Socket, code: ErrorCode, message: str, ref: str | None = None) -> None:

@@ -14,12 +14,20 @@ relay's end is written by the connection's :class:`relay.handlers.outbox.Outbox`
 ``send_now`` for its direct writes). Sending waits while the other side has not read
 ``LIMIT`` bytes of what was sent, so a burst cannot queue without bound (the WebSocket
 has the socket buffer for that).
+
+A receiver may also take frames synchronously (:meth:`PipeEnd.take_directly`): a frame
+sent while the receiver waits with nothing queued is handed to its handler inside the
+sender's call, so a keystroke and its echo cross the pipe without waking a task. Order
+is kept (only an empty queue is bypassed), a close always goes through the queue, and
+handlers do not nest: what a handler sends over the same pipe is queued.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Final
 
 from aiohttp import WSMessage, WSMsgType
@@ -31,30 +39,50 @@ LIMIT: Final = 256 * 1024
 
 _CLOSED: Final = WSMessage(WSMsgType.CLOSED, None, None)
 
+log = logging.getLogger(__name__)
 
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
+#: A receiver's synchronous handler: True when it took the frame, False to have it queued.
+Handler = Callable[[WireFrame], bool]
+
+
+class _Gate:
+    """Shared by both directions of a pipe: a direct handler is running."""
+
+    __slots__ = ("busy",)
+
+    def __init__(self) -> None:
+        self.busy = False
 
 
 class _Direction:
     """Frames one way, in order, then a close."""
 
-    __slots__ = ("_frames", "_queued", "_room", "_waiter", "closed")
+    __slots__ = (
+        "_frames", "_gate", "_queued", "_room", "_timer", "_waiter", "closed", "handler",
+        "taken_at",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, gate: _Gate) -> None:
         self._frames: deque[WSMessage] = deque()
         self._queued = 0
+        self._gate = gate
         #: The receiver's future while it waits for a frame (one receiver per direction).
         self._waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._room = asyncio.Event()
         self._room.set()
         #: A close was put (nothing after it is taken).
         self.closed = False
+        #: The receiver's synchronous handler, if it takes frames directly.
+        self.handler: Handler | None = None
+        #: Loop time of the last frame a handler took (it counts as received).
+        self.taken_at = 0.0
 
     def put(self, frame: WireFrame) -> bool:
         if self.closed:
             return False
+        if self.handler is not None and self._direct(frame, self.handler):
+            return True
         if isinstance(frame, str):
             self._frames.append(WSMessage(WSMsgType.TEXT, frame, None))
         else:
@@ -64,6 +92,36 @@ class _Direction:
             self._room.clear()
         self._wake()
         return True
+
+    def _direct(self, frame: WireFrame, handler: Handler) -> bool:
+        """Hand ``frame`` to the receiver's handler if it waits with nothing queued."""
+        waiter = self._waiter
+        if waiter is None or waiter.done() or self._frames or self._gate.busy:
+            return False
+        self._gate.busy = True
+        try:
+            taken = handler(frame)
+        except Exception as exc:
+            # As if the receiving loop had raised it: its receive() does now.
+            log.debug("a direct handler raised %s", type(exc).__name__)
+            waiter.set_exception(exc)
+            return True
+        finally:
+            self._gate.busy = False
+        if taken:
+            self.taken_at = waiter.get_loop().time()
+        return taken
+
+    def _expire(self, waiter: asyncio.Future[None], timeout: float) -> None:
+        """The receiver's timer: frames its handler took count as received."""
+        if waiter.done():
+            return
+        loop = waiter.get_loop()
+        due = self.taken_at + timeout
+        if due > loop.time():
+            self._timer = loop.call_at(due, self._expire, waiter, timeout)
+        else:
+            waiter.set_exception(TimeoutError())
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -95,13 +153,15 @@ class _Direction:
             while not self._frames:
                 waiter: asyncio.Future[None] = loop.create_future()
                 self._waiter = waiter
-                timer = None if deadline is None else loop.call_at(deadline, _expire, waiter)
+                if deadline is not None and timeout is not None:
+                    self._timer = loop.call_at(deadline, self._expire, waiter, timeout)
                 try:
                     await waiter
                 finally:
                     self._waiter = None
-                    if timer is not None:
-                        timer.cancel()
+                    if self._timer is not None:
+                        self._timer.cancel()
+                        self._timer = None
         msg = self._frames.popleft()
         if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
             self._queued -= len(msg.data)
@@ -126,6 +186,13 @@ class PipeEnd:
     @property
     def closed(self) -> bool:
         return self._out.closed
+
+    def take_directly(self, handler: Handler | None) -> None:
+        """Have ``handler`` take text and binary frames sent to this end while its
+        receiver waits in :meth:`receive` with nothing queued (None: stop). It runs
+        inside the sender's call and returns False to leave a frame to the queue;
+        what it raises, :meth:`receive` raises."""
+        self._in.handler = handler
 
     def send_now(self, frame: WireFrame) -> bool:
         """Queue ``frame`` without waiting; False (nothing queued) when closed or full."""
@@ -168,7 +235,8 @@ class Pipe:
     """Both ends of one in-process connection."""
 
     def __init__(self) -> None:
-        to_relay, to_agent = _Direction(), _Direction()
+        gate = _Gate()
+        to_relay, to_agent = _Direction(gate), _Direction(gate)
         self.relay = PipeEnd(to_relay, to_agent)
         self.agent = PipeEnd(to_agent, to_relay)
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol, TypeAlias
+from typing import Protocol, TypeAlias, runtime_checkable
 
 from relay.protocol import (
     Activity,
@@ -323,3 +323,15 @@ class Hub(Protocol):
     async def read_output(self, agent_id: str, since: int | None) -> OutputSlice | None:
         """Retained bytes from ``since`` (None: oldest retained) to the end; None if the
         agent is unknown."""
+
+
+@runtime_checkable
+class OutputNow(Protocol):
+    """A hub that can take output without a coroutine (``LocalHub``): the in-process
+    agent connection hands it a keystroke's echo inside the PTY's read callback
+    (``relay.handlers.agent``). A hub that stores output elsewhere does not offer it."""
+
+    def agent_output_now(
+        self, conn: AgentConn, chunk: TerminalOutput, frame: bytes | None = None
+    ) -> None:
+        """:meth:`Hub.agent_output`, done before returning."""

@@ -86,6 +86,11 @@ class _Agent:
     _output_at: float | None = None
 
     @property
+    def agent_id(self) -> str:
+        """The id, without bringing the record up to date (it never changes)."""
+        return self._info.agent_id
+
+    @property
     def info(self) -> AgentInfo:
         if self._output_at is not None:
             self._info = dataclasses.replace(
@@ -216,6 +221,11 @@ class LocalHub:
             self._within_budget()
 
     async def agent_output(
+        self, conn: AgentConn, chunk: TerminalOutput, frame: bytes | None = None
+    ) -> None:
+        self.agent_output_now(conn, chunk, frame)
+
+    def agent_output_now(
         self, conn: AgentConn, chunk: TerminalOutput, frame: bytes | None = None
     ) -> None:
         agent = self._live(conn)
@@ -507,7 +517,7 @@ class LocalHub:
             conn.peer.send_text(text)
 
     def _fan_out(self, agent: _Agent, chunk: Chunk, frame: bytes | None) -> None:
-        agent_id = agent.info.agent_id
+        agent_id = agent.agent_id
         text: str | None = None
         binary = frame
         for dashboard, cursor in agent.subscribers.items():
