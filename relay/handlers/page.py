@@ -74,6 +74,7 @@ OWN_FILES: Final[dict[str, StaticFile]] = {
         _own("js/answer.mjs", _JS),
         _own("js/search.mjs", _JS),
         _own("js/keybar.mjs", _JS),
+        _own("js/pacer.mjs", _JS),
         _own("js/presence.mjs", _JS),
         _own("js/viewport.mjs", _JS),
         _own("js/workspace.mjs", _JS),

@@ -30,6 +30,7 @@ import { Terminal } from "@xterm/xterm";
 import { WebLinksAddon } from "@xterm/addon-web-links";
 import { el, formatBytes, setText } from "./dom.mjs";
 import { TailBuffer } from "./output.mjs";
+import { InputPacer } from "./pacer.mjs";
 
 export const HIGH_WATER = 256 * 1024;
 export const SKIP_AFTER = 4 * 1024 * 1024;
@@ -132,6 +133,10 @@ export class TerminalPane {
     /** @type {{cols: number, rows: number} | null} a resize not yet seen in a status */
     this.sentSize = null;
     this.tail = new TailBuffer(4096);
+    /** Typed input, paced under the relay's rate limit (keys from the pane and the key bar). */
+    this.input = new InputPacer(
+      (data) => this.send({ type: "terminal:input", agent_id: this.agentId, data }),
+    );
 
     this.nextOffset = 0;
     this.requestedSince = 0;
@@ -314,6 +319,7 @@ export class TerminalPane {
   }
 
   dispose() {
+    this.input.close();
     this.subs.unsubscribe(this.agentId, this);
     this.resizeObserver.disconnect();
     window.clearTimeout(this.resizeTimer);
@@ -504,7 +510,7 @@ export class TerminalPane {
     if (!this.canType || !this.typing) return;
     // Focus reports (DECSET 1004) from a pane are not the agent's terminal's focus.
     if (this.agent.local_terminal && (data === "\x1b[I" || data === "\x1b[O")) return;
-    this.send({ type: "terminal:input", agent_id: this.agentId, data });
+    this.input.push(data);
   }
 
   /** Whether xterm.js may answer a terminal query now (see the header comment). */

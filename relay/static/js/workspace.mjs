@@ -314,7 +314,7 @@ export class Workspace {
     body.before(presence.element, answer.element);
     if (this.canType) {
       const keys = new KeyBar({
-        send: (data) => this.send({ type: "terminal:input", agent_id: agentId, data }),
+        send: (data) => pane.input.push(data),
         applicationCursor: () => pane.term.modes.applicationCursorKeysMode,
       });
       body.after(keys.element);

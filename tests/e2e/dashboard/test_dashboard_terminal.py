@@ -69,6 +69,23 @@ def test_typing_in_the_terminal_reaches_the_agent(
     expect(pane.locator(".pane-badge")).to_have_text("typing")
 
 
+def test_keys_typed_faster_than_the_rate_limit_all_arrive_in_order(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage
+) -> None:
+    agent = make_agent("fast")
+    page = new_page()
+    page.goto(relay.dashboard_url("operator"))
+    pane = open_terminal(page, "fast")
+    pane.locator(".xterm").click()
+    # 600 keys with no delay between them: several hundred per second, over the relay's
+    # 50 per second and burst of 200, which drops what comes over it.
+    text = "".join(chr(ord("a") + i % 26) for i in range(600))
+    page.keyboard.type(text)
+    agent.wait_for(lambda _: len(agent.typed()) >= len(text), timeout=30)
+    assert agent.typed() == text
+    assert len(agent.of_type("terminal:input")) < len(text)  # kept keys went together
+
+
 def test_command_box_and_interrupt(relay: Relay, sidecar: StartSidecar, new_page: NewPage) -> None:
     sidecar("cmd", ECHO_CHILD)
     page = new_page()
