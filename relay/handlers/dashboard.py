@@ -38,6 +38,7 @@ from relay.protocol import (
     Error,
     ErrorCode,
     Heartbeat,
+    InputLimit,
     PermissionDecide,
     ProtocolError,
     Subscribe,
@@ -83,6 +84,7 @@ async def _authorised(sock: Socket, connect: DashboardConnect, hub: Hub) -> None
         binary=connect.binary,
         peer=sock.outbox,
         presence=connect.presence,
+        input_limit=InputLimit(rate=sock.config.rate_limit, burst=sock.config.rate_burst),
     )
     try:
         with close_at_expiry(sock, claims, KIND):

@@ -92,6 +92,7 @@ class AgentList:
     def connected_texts(conn: DashboardConn, texts: Iterable[str]) -> str:
         """The same from texts already taken from :meth:`text`."""
         head = DashboardConnected(
-            session_id=conn.session_id, sub=conn.sub, role=conn.role, agents=()
+            session_id=conn.session_id, sub=conn.sub, role=conn.role, agents=(),
+            input_limit=conn.input_limit,
         )
         return encode_dashboard_connected(head, texts)

@@ -51,6 +51,7 @@ from relay.protocol import (
     CommandRequest,
     ErrorCode,
     Heartbeat,
+    InputLimit,
     PermissionDecide,
     Role,
     TerminalInput,
@@ -184,6 +185,8 @@ class DashboardConn:
     peer: Peer
     #: It asked for ``agent:presence`` (``dashboard:connect.presence``).
     presence: bool = False
+    #: The connection's input rate limit, told in ``dashboard:connected`` (None: not told).
+    input_limit: InputLimit | None = None
 
 
 @dataclass(frozen=True, slots=True)

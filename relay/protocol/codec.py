@@ -254,8 +254,10 @@ def to_dict(msg: Message) -> dict[str, Any]:
                 "sub": msg.sub,
                 "role": msg.role,
                 "protocol": msg.protocol,
-                "agents": [agent_info_dict(a) for a in msg.agents],
             }
+            if msg.input_limit is not None:
+                d["input_limit"] = {"rate": msg.input_limit.rate, "burst": msg.input_limit.burst}
+            d["agents"] = [agent_info_dict(a) for a in msg.agents]  # last (see below)
         case Subscribe():
             d = {"agent_id": msg.agent_id, "since": msg.since, "request_id": msg.request_id}
             _drop_none(d, "since", "request_id")

@@ -433,12 +433,23 @@ class DashboardConnect:
 
 
 @dataclass(frozen=True, slots=True)
+class InputLimit:
+    """(Addition, docs/protocol.md) The rate limit of this dashboard connection's
+    input-bearing messages: ``rate`` per second sustained, bursts of ``burst``."""
+
+    rate: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
 class DashboardConnected:
     session_id: str
     sub: str
     role: Role
     agents: tuple[AgentInfo, ...]
     protocol: int = PROTOCOL_VERSION
+    #: (Addition) the connection's input rate limit, so a client can pace its input.
+    input_limit: InputLimit | None = None
     TYPE: ClassVar[str] = "dashboard:connected"
 
 

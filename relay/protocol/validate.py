@@ -43,6 +43,7 @@ from relay.protocol.messages import (
     Error,
     ErrorCode,
     Heartbeat,
+    InputLimit,
     Message,
     PermissionDecide,
     PresenceWatcher,
@@ -416,12 +417,16 @@ def _build_connected(f: Fields) -> DashboardConnected:
     agents = f.obj.get("agents")
     if not isinstance(agents, list):
         raise f._fail("agents", "must be a list")
+    limit = f.obj_("input_limit", required=False)
     return DashboardConnected(
         session_id=f.str_("session_id"),
         sub=f.str_("sub"),
         role=f.choice("role", ROLES),
         protocol=f.protocol(),
         agents=tuple(_agent_info_from(a, f.type) for a in agents),
+        input_limit=None if limit is None else InputLimit(
+            rate=limit.num("rate"), burst=limit.int_("burst", lo=1)
+        ),
     )
 
 

@@ -236,6 +236,7 @@ class App {
     this.tokens.markAccepted();
     const canType = msg.role === "operator" || msg.role === "admin";
     this.workspace.setCanType(canType);
+    this.workspace.setInputLimit(msg.input_limit);
     this.role = msg.role;
     this.sub = typeof msg.sub === "string" ? msg.sub : null;
     document.body.classList.toggle("read-only", !canType);

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiohttp import WSMsgType
 
-from relay.appkeys import HUB
-from relay.protocol import DashboardConnected, encode
+from relay.appkeys import CONFIG, HUB
+from relay.protocol import DashboardConnected, InputLimit, encode
 from tests.unit.fakes import AllScope, PrefixScope
 
 
@@ -55,7 +55,9 @@ async def test_connected_is_the_encoded_listing_after_agents_changed(
         assert kind is WSMsgType.TEXT
         listing = tuple(await relay.app[HUB].list_agents(scope))
         assert [a.agent_id for a in listing] == visible
+        config = relay.app[CONFIG]
         assert text == encode(DashboardConnected(
-            session_id=json.loads(text)["session_id"], sub="vera", role="viewer", agents=listing
+            session_id=json.loads(text)["session_id"], sub="vera", role="viewer", agents=listing,
+            input_limit=InputLimit(rate=config.rate_limit, burst=config.rate_burst),
         ))
         await dash.close()

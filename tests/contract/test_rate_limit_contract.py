@@ -63,3 +63,18 @@ async def test_the_rate_limit_is_per_connection(
     assert (await one.expect("error"))["code"] == "rate_limited"
     await two.send("terminal:input", agent_id="a1", data="2")
     assert [(await agent.expect("terminal:input"))["data"] for _ in range(2)] == ["1", "2"]
+
+
+async def test_dashboard_connected_tells_the_connections_limit(
+    make_relay: Any, connect_dashboard: Any
+) -> None:
+    """An addition (docs/protocol.md): the limit is in ``dashboard:connected`` so that a
+    client can pace its input instead of having it dropped."""
+    relay = await make_relay(rate_limit=0.01, rate_burst=7)
+    dash = await connect_dashboard(relay, role="viewer")
+    assert dash.connected["input_limit"] == {"rate": 0.01, "burst": 7}
+    for n in range(8):
+        await dash.send("terminal:resize", agent_id="a1", cols=80, rows=24 + n)
+    for _ in range(7):  # a viewer: each spends a token, then is refused
+        assert (await dash.expect("error"))["code"] == "forbidden"
+    assert (await dash.expect("error"))["code"] == "rate_limited"  # the eighth, as told

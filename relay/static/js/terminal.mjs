@@ -30,7 +30,7 @@ import { Terminal } from "@xterm/xterm";
 import { WebLinksAddon } from "@xterm/addon-web-links";
 import { el, formatBytes, setText } from "./dom.mjs";
 import { TailBuffer } from "./output.mjs";
-import { InputPacer } from "./pacer.mjs";
+import { InputPacer, pacing } from "./pacer.mjs";
 
 export const HIGH_WATER = 256 * 1024;
 export const SKIP_AFTER = 4 * 1024 * 1024;
@@ -117,10 +117,11 @@ export class TerminalPane {
    *   send: (msg: object) => boolean,
    *   request: (msg: object) => Promise<AckResult>,
    *   canType: boolean,
+   *   inputLimit?: {rate: number, burst: number} | null,
    *   onClose: (pane: TerminalPane) => void,
    *   onToggleMaximize: (pane: TerminalPane) => void}} opts
    */
-  constructor({ agent, subs, send, request, canType, onClose, onToggleMaximize }) {
+  constructor({ agent, subs, send, request, canType, inputLimit, onClose, onToggleMaximize }) {
     this.agentId = agent.agent_id;
     this.agent = agent;
     this.subs = subs;
@@ -136,6 +137,7 @@ export class TerminalPane {
     /** Typed input, paced under the relay's rate limit (keys from the pane and the key bar). */
     this.input = new InputPacer(
       (data) => this.send({ type: "terminal:input", agent_id: this.agentId, data }),
+      pacing(inputLimit),
     );
 
     this.nextOffset = 0;

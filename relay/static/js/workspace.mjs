@@ -76,6 +76,8 @@ export class Workspace {
     /** @type {string | null} */
     this.maximized = null;
     this.canType = false;
+    /** The relay's input rate limit (`dashboard:connected.input_limit`), if it told it. */
+    this.inputLimit = null;
     /** On a phone: the front terminal fills the screen (false: the fleet does). */
     this.showingTerminal = false;
     /** Agents that need a person (shown on the back buttons: the list is hidden). */
@@ -128,6 +130,7 @@ export class Workspace {
       send: this.send,
       request: this.request,
       canType: this.canType,
+      inputLimit: this.inputLimit,
       onClose: (p) => this.close(p.agentId),
       onToggleMaximize: (p) => this.toggleMaximize(p.agentId),
     });
@@ -199,6 +202,12 @@ export class Workspace {
   setCanType(canType) {
     if (this.canType !== canType) this.closeAll();
     this.canType = canType;
+  }
+
+  /** The relay's input rate limit, after each `dashboard:connected`: panes pace by it. */
+  setInputLimit(limit) {
+    this.inputLimit = limit ?? null;
+    for (const slot of this.slots.values()) slot.pane.input.setLimit(this.inputLimit);
   }
 
   /** @param {AgentInfo} info */

@@ -73,3 +73,41 @@ def test_backoff_grows_exponentially_with_bounded_jitter(page: Page) -> None:
     assert got[3] <= 4000
     assert got[4] == 15_000
     assert got[5] <= 30_000
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected"),
+    [
+        (None, {"rate": 40, "burst": 40}),  # a relay that does not tell: the defaults
+        ({"rate": 50, "burst": 200}, {"rate": 40, "burst": 40}),
+        ({"rate": 10, "burst": 10}, {"rate": 8, "burst": 5}),
+        ({"rate": 0.5, "burst": 1}, {"rate": 0.4, "burst": 1}),
+        ({"rate": "fast", "burst": -3}, {"rate": 40, "burst": 40}),
+    ],
+)
+def test_input_pacing_stays_under_the_relays_limit(
+    page: Page, limit: dict[str, Any] | None, expected: dict[str, float]
+) -> None:
+    got = run(page, "const pacer = await import('/static/js/pacer.mjs');"
+                    " return pacer.pacing(arg);", limit)
+    assert got == pytest.approx(expected)
+
+
+def test_the_pacer_sends_at_once_then_keeps_and_joins_in_order(page: Page) -> None:
+    got = run(page, """
+        const { InputPacer } = await import('/static/js/pacer.mjs');
+        let t = 0;
+        const sent = [];
+        const p = new InputPacer((d) => { sent.push(d); return true; },
+                                 { rate: 10, burst: 2, now: () => t });
+        for (const k of "abcde") p.push(k);
+        const first = [...sent];
+        await new Promise((resolve) => {
+          t = 1000;  // the clock has a token again when the timer fires
+          const check = () => (sent.length > first.length ? resolve() : setTimeout(check, 5));
+          check();
+        });
+        return { first, sent };
+    """)
+    assert got["first"] == ["a", "b"]  # the burst: at once
+    assert got["sent"] == ["a", "b", "cde"]  # the rest: together, in order, nothing lost

@@ -86,6 +86,21 @@ def test_keys_typed_faster_than_the_rate_limit_all_arrive_in_order(
     assert len(agent.of_type("terminal:input")) < len(text)  # kept keys went together
 
 
+def test_a_pane_paces_its_keys_by_the_limit_its_relay_tells(
+    custom_relay: CustomRelay, new_page: NewPage
+) -> None:
+    slow, make_agent = custom_relay(rate_limit=10.0, rate_burst=10)
+    agent = make_agent("paced")
+    page = new_page()
+    page.goto(slow.dashboard_url("operator"))
+    pane = open_terminal(page, "paced")
+    pane.locator(".xterm").click()
+    text = "".join(chr(ord("A") + i % 26) for i in range(150))
+    page.keyboard.type(text)  # 15 s of the relay's budget, typed in well under that
+    agent.wait_for(lambda _: len(agent.typed()) >= len(text), timeout=30)
+    assert agent.typed() == text
+
+
 def test_command_box_and_interrupt(relay: Relay, sidecar: StartSidecar, new_page: NewPage) -> None:
     sidecar("cmd", ECHO_CHILD)
     page = new_page()
