@@ -25,6 +25,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import cast
 
 from aiohttp import web
 
@@ -48,8 +49,9 @@ class PendingConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport, though not always a subclass of asyncio.Transport
+        # (uvloop's is not): no isinstance check.
+        self.transport = cast(asyncio.Transport, transport)
         self.inner.connection_made(transport)
         self.heads.opened(self)
 

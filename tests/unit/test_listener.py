@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
 import pytest
 
@@ -134,3 +135,22 @@ def test_closes_are_logged_once_per_interval(caplog: pytest.LogCaptureFixture) -
 def test_the_limit_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         PendingHeads(Inner, limit=0)
+
+
+class ForeignTransport:
+    """A stream transport that is not a subclass of asyncio.Transport (as uvloop's)."""
+
+    def __init__(self) -> None:
+        self.protocol: asyncio.BaseProtocol | None = None
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.protocol = protocol
+
+
+def test_a_transport_of_another_event_loop_is_taken() -> None:
+    heads = PendingHeads(Inner, limit=4)
+    conn = heads()
+    transport = ForeignTransport()
+    conn.connection_made(cast(asyncio.BaseTransport, transport))
+    conn.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert transport.protocol is conn.inner  # handed over once the head was complete
