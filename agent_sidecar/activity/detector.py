@@ -45,6 +45,7 @@ class Detector:
         rows: int = 24,
         settle: float = 0.4,
         max_lag: float = 1.0,
+        burst_lag: float = 3.0,
         output_quiet: float = 5.0,
         escape_expiry: int = 4096,
         echo_window: float = 0.5,
@@ -59,6 +60,10 @@ class Detector:
         self._settle = settle
         self._max_lag = max_lag
         self._output_quiet = output_quiet
+        #: While output streams in a burst (more queued than the screen takes at once),
+        #: the screen is brought up to date at least this often: a TUI that redraws its
+        #: spinner without a pause (Gemini CLI: ~12 KB/s) never settles.
+        self._burst_lag = burst_lag
         self._escape_expiry = escape_expiry
         self._last_output: float | None = None
         self._last_work: float | None = None  # output that was not the echo of typing
@@ -158,7 +163,8 @@ class Detector:
         if self._first_pending is not None and self._last_output is not None:
             settled = self._last_output + self._settle
             if self.screen.in_burst():
-                times.append(settled)  # nothing is rendered before the burst ends
+                # Not rendered mid-burst, unless the burst goes on for burst_lag.
+                times.append(min(settled, self._first_pending + self._burst_lag))
             else:
                 times.append(min(settled, self._first_pending + self._max_lag))
         if self.claims.output is not None and self._last_work is not None:
@@ -186,7 +192,9 @@ class Detector:
         if self._first_pending is None or self._last_output is None:
             return
         settled = t - self._last_output >= self._settle
-        lagging = t - self._first_pending >= self._max_lag and not self.screen.in_burst()
+        waited = t - self._first_pending
+        lagging = waited >= self._burst_lag or (
+            waited >= self._max_lag and not self.screen.in_burst())
         if not (settled or lagging):
             return
         self._first_pending = None

@@ -142,3 +142,24 @@ def test_output_after_the_last_process_sample_outranks_that_sample() -> None:
     assert now(d).state == "idle"
     assert d.claims.process is not None
     assert d.claims.process.state == "idle"
+
+
+def test_a_spinner_that_never_pauses_is_still_read_from_the_screen() -> None:
+    """Gemini CLI redraws its whole prompt area with each spinner frame (13-20 KB/s) and
+    never settles: the screen must still be read, or an idle screen from before the
+    prompt was sent keeps winning over the output while the agent thinks."""
+    d = Detector("gemini", cols=80, rows=12)
+    d.output(0.0, b"\x1b[2J\x1b[H Tips for getting started:\r\n\r\n"
+                  b" >   Type your message or @path/to/file\r\n")
+    run(d, 0.1, 1.0)
+    assert (now(d).state, now(d).source) == ("idle", "screen")
+    frames = "|/-\\"
+    t = 1.0
+    while t < 8.0:  # every 50 ms ~1 KB: the prompt area redrawn, as Ink does, 8 times
+        redraw = (f"\x1b[H\x1b[2B\x1b[J {frames[int(t * 20) % 4]} Thinking... "
+                  f"(esc to cancel, {int(t)}s)\r\n"
+                  " >   Type your message or @path/to/file" + " " * 30 + "\r\n")
+        d.output(t, (redraw * 8).encode())
+        d.tick(t)
+        t += 0.05
+    assert (now(d).state, now(d).source) == ("working", "screen")
