@@ -19,7 +19,7 @@ from ..agents import AgentKind
 from .model import Option, Reason, State
 from .screen import ScreenView
 
-RULES_VERSION = "2026.12.1"
+RULES_VERSION = "2026.12.2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +259,8 @@ def _label_only(line: str) -> str:
 _GM_TRUST = re.compile(r"Do you trust the files in this folder|Do you trust this folder")
 _GM_AUTH = re.compile(r"(?i)how would you like to authenticate|get started|sign in with google|"
                       r"login with google|use gemini api key")
+#: The sign-in dialog's question, below its title ("? Get started"): the prompt.
+_GM_AUTH_QUESTION = re.compile(r"(?i)how would you like to authenticate")
 _GM_APPROVE = re.compile(r"(?i)allow execution|apply this change|allow (once|always)|"
                          r"do you want to proceed")
 _GM_WORKING = re.compile(r"\(esc to cancel|esc to cancel\b", re.I)
@@ -282,7 +284,9 @@ def gemini(view: ScreenView) -> Finding | None:
         return Finding("waiting", "gemini.approval", "permission",
                        block(lines, max(0, i - 6), i + 1),
                        menu_options(lines, i, width=view.cols))
-    i = find(lines, _GM_AUTH)
+    i = find(lines, _GM_AUTH_QUESTION)
+    if i < 0:
+        i = find(lines, _GM_AUTH)
     if i >= 0 and menu_options(lines, i, width=view.cols):
         return Finding("waiting", "gemini.auth", "login", block(lines, i, i + 1),
                        menu_options(lines, i, width=view.cols))

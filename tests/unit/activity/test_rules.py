@@ -100,3 +100,22 @@ def test_a_codex_approval_is_a_permission_with_the_command_and_its_choices() -> 
     assert (found.state, found.reason) == ("waiting", "permission")
     assert found.prompt == "Would you like to run the following command?\n\n$ rm -rf build"
     assert [o.keys for o in found.options or ()] == ["1\r", "2\r"]
+
+
+def test_geminis_sign_in_asks_its_question_not_its_title() -> None:
+    found = evaluate(screen(
+        "\u256d" + "\u2500" * 60 + "\u256e\n"
+        "\u2502 ? Get started" + " " * 46 + "\u2502\n"
+        "\u2502" + " " * 60 + "\u2502\n"
+        "\u2502 How would you like to authenticate for this project?" + " " * 7 + "\u2502\n"
+        "\u2502" + " " * 60 + "\u2502\n"
+        "\u2502   1. Sign in with Google" + " " * 35 + "\u2502\n"
+        "\u2502 \u25cf 2. Use Gemini API Key" + " " * 34 + "\u2502\n"
+        "\u2502   3. Vertex AI" + " " * 45 + "\u2502\n"
+        "\u2502 (Use Enter to select)" + " " * 38 + "\u2502\n"
+        "\u2570" + "\u2500" * 60 + "\u256f", cols=70, rows=12), "gemini")
+    assert found is not None
+    assert (found.state, found.reason) == ("waiting", "login")
+    assert found.prompt == "How would you like to authenticate for this project?"
+    assert [o.label for o in found.options or ()] == [
+        "Sign in with Google", "Use Gemini API Key", "Vertex AI"]
