@@ -15,6 +15,7 @@ from tests.timing import scaled
 from .harness import (
     ECHO_CHILD,
     CustomRelay,
+    FakeAgent,
     MakeAgent,
     NewPage,
     Relay,
@@ -69,36 +70,34 @@ def test_typing_in_the_terminal_reaches_the_agent(
     expect(pane.locator(".pane-badge")).to_have_text("typing")
 
 
+def _type_and_check(page: Page, url: str, agent: FakeAgent, keys: int) -> None:
+    """Open ``agent``'s pane at ``url``, type ``keys`` keys with no delay between them,
+    and check that every one arrived, in order."""
+    page.goto(url)
+    pane = open_terminal(page, agent.agent_id)
+    pane.locator(".xterm").click()
+    text = "".join(chr(ord("a") + i % 26) for i in range(keys))
+    page.keyboard.type(text)
+    agent.wait_for(lambda _: len(agent.typed()) >= len(text), timeout=30)
+    assert agent.typed() == text
+
+
 def test_keys_typed_faster_than_the_rate_limit_all_arrive_in_order(
     relay: Relay, make_agent: MakeAgent, new_page: NewPage
 ) -> None:
     agent = make_agent("fast")
-    page = new_page()
-    page.goto(relay.dashboard_url("operator"))
-    pane = open_terminal(page, "fast")
-    pane.locator(".xterm").click()
     # 600 keys with no delay between them: several hundred per second, over the relay's
     # 50 per second and burst of 200, which drops what comes over it.
-    text = "".join(chr(ord("a") + i % 26) for i in range(600))
-    page.keyboard.type(text)
-    agent.wait_for(lambda _: len(agent.typed()) >= len(text), timeout=30)
-    assert agent.typed() == text
-    assert len(agent.of_type("terminal:input")) < len(text)  # kept keys went together
+    _type_and_check(new_page(), relay.dashboard_url("operator"), agent, 600)
+    assert len(agent.of_type("terminal:input")) < 600  # kept keys went together
 
 
 def test_a_pane_paces_its_keys_by_the_limit_its_relay_tells(
     custom_relay: CustomRelay, new_page: NewPage
 ) -> None:
     slow, make_agent = custom_relay(rate_limit=10.0, rate_burst=10)
-    agent = make_agent("paced")
-    page = new_page()
-    page.goto(slow.dashboard_url("operator"))
-    pane = open_terminal(page, "paced")
-    pane.locator(".xterm").click()
-    text = "".join(chr(ord("A") + i % 26) for i in range(150))
-    page.keyboard.type(text)  # 15 s of the relay's budget, typed in well under that
-    agent.wait_for(lambda _: len(agent.typed()) >= len(text), timeout=30)
-    assert agent.typed() == text
+    # 150 keys: 15 s of this relay's budget, typed in well under that.
+    _type_and_check(new_page(), slow.dashboard_url("operator"), make_agent("paced"), 150)
 
 
 def test_command_box_and_interrupt(relay: Relay, sidecar: StartSidecar, new_page: NewPage) -> None:
