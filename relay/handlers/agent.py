@@ -153,8 +153,10 @@ async def _read(sock: Socket, conn: AgentConn, hub: Hub) -> None:
             if msg.type is WSMsgType.TEXT:
                 await _on_text(sock, conn, hub, msg.data)
             elif msg.type is WSMsgType.BINARY:
-                sock.request.app[OPS].metrics.message_received(KIND, TerminalOutput.TYPE)
-                await _on_output(sock, conn, hub, decode_binary_output(msg.data), msg.data)
+                chunk = _binary_output(sock, conn, msg.data)
+                if chunk is not None:
+                    await hub.agent_output(conn, chunk, msg.data)
+                    sock.request.app[OPS].agent_output(chunk)
         except ProtocolError as exc:
             _error(sock, exc.code, exc.message, exc.ref)
 
@@ -202,18 +204,25 @@ def _output_taker(sock: Socket, conn: AgentConn, hub: OutputNow) -> Handler:
     def take(frame: WireFrame) -> bool:
         if isinstance(frame, str) or sock.outbox.closed:
             return False
-        ops.metrics.message_received(KIND, TerminalOutput.TYPE)
-        try:
-            chunk = decode_binary_output(frame)
-        except ProtocolError as exc:
-            _error(sock, exc.code, exc.message, exc.ref)
-            return True
-        if not _foreign(sock, conn, chunk):
+        chunk = _binary_output(sock, conn, frame)
+        if chunk is not None:
             hub.agent_output_now(conn, chunk, frame)
             ops.agent_output(chunk)
         return True
 
     return take
+
+
+def _binary_output(sock: Socket, conn: AgentConn, frame: bytes) -> TerminalOutput | None:
+    """A binary output frame, counted and decoded; None when it is invalid or for
+    another agent (answered with an error)."""
+    sock.request.app[OPS].metrics.message_received(KIND, TerminalOutput.TYPE)
+    try:
+        chunk = decode_binary_output(frame)
+    except ProtocolError as exc:
+        _error(sock, exc.code, exc.message, exc.ref)
+        return None
+    return None if _foreign(sock, conn, chunk) else chunk
 
 
 def _foreign(sock: Socket, conn: AgentConn, chunk: TerminalOutput) -> bool:
