@@ -143,9 +143,10 @@ async def _read(sock: Socket, conn: AgentConn, hub: Hub) -> None:
     while True:
         try:
             msg = await sock.ws.receive(timeout=dead_after)
-        except TimeoutError:
-            log.info("agent %s silent for %g s: dropping it", conn.agent_id, dead_after)
-            sock.close(CloseCode.GOING_AWAY, f"no message or pong for {dead_after:g} s")
+        except TimeoutError as exc:
+            why = str(exc) or f"no message or pong for {dead_after:g} s"
+            log.info("agent %s is dead (%s): dropping it", conn.agent_id, why)
+            sock.close(CloseCode.GOING_AWAY, why)
             return
         if is_gone(msg.type) or sock.outbox.closed:
             return

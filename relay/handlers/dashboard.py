@@ -113,9 +113,10 @@ class _Session:
         while True:
             try:
                 msg = await self.sock.ws.receive(timeout=dead_after)
-            except TimeoutError:
-                log.info("dashboard %s silent for %g s: dropping it", self.conn.sub, dead_after)
-                self.sock.close(CloseCode.GOING_AWAY, f"no message or pong for {dead_after:g} s")
+            except TimeoutError as exc:
+                why = str(exc) or f"no message or pong for {dead_after:g} s"
+                log.info("dashboard %s is dead (%s): dropping it", self.conn.sub, why)
+                self.sock.close(CloseCode.GOING_AWAY, why)
                 return
             if is_gone(msg.type) or self.sock.outbox.closed:
                 return

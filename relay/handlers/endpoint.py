@@ -25,7 +25,7 @@ from aiohttp import WSMessage, WSMsgType, web
 from relay.appkeys import CONFIG, CONNECTIONS, OPS
 from relay.auth import AuthError, Claims, verify
 from relay.config import RelayConfig
-from relay.handlers.linger import LingeringWebSocketResponse
+from relay.handlers.live_ws import LiveWebSocketResponse
 from relay.handlers.outbox import Outbox
 from relay.ops.logs import bind_connection
 from relay.protocol import (
@@ -205,11 +205,12 @@ class Socket:
 async def open_socket(request: web.Request, kind: str) -> Socket:
     """Upgrade ``request`` and start the connection's writer."""
     config = request.app[CONFIG]
-    ws = LingeringWebSocketResponse(
+    ws = LiveWebSocketResponse(
+        ping_after=config.heartbeat_interval,
+        pong_within=config.heartbeat_interval / 2,
         linger=min(LINGER_SECONDS, config.shutdown_timeout),
         # aiohttp refuses a message of exactly max_msg_size; the limit is inclusive.
         max_msg_size=config.max_message_bytes + 1,
-        heartbeat=config.heartbeat_interval,
         timeout=config.shutdown_timeout,
         compress=False,
     )

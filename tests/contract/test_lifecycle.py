@@ -38,6 +38,64 @@ async def test_a_sidecar_that_stops_answering_pings_is_dropped(
     assert (await dash.wait_for("heartbeat"))["ts"] == 1
 
 
+async def _quiet_dashboard(relay: Any, make_token: Any) -> aiohttp.ClientWebSocketResponse:
+    """A connected dashboard whose pings are seen by the test (autoping off)."""
+    ws = await relay.ws_connect("/ws/dashboard", autoping=False)
+    await ws.send_json({"type": "dashboard:connect", "protocol": 1, "token": make_token()})
+    msg = await ws.receive(timeout=5)
+    assert msg.type is aiohttp.WSMsgType.TEXT
+    assert '"dashboard:connected"' in msg.data
+    return ws  # type: ignore[no-any-return]
+
+
+async def test_a_dashboard_that_only_answers_pings_stays_past_the_silence_limit(
+    make_relay: Any, make_token: Any
+) -> None:
+    relay = await make_relay(heartbeat_interval=0.1, dead_after=0.5)
+    ws = await _quiet_dashboard(relay, make_token)
+    pings = 0
+    async with deadline(10):
+        while pings < 10:  # each after 0.1 s of quiet: a second in all, twice the limit
+            msg = await ws.receive()
+            assert msg.type is aiohttp.WSMsgType.PING, msg
+            await ws.pong(msg.data)
+            pings += 1
+    await ws.send_json({"type": "heartbeat", "ts": 7})
+    async with deadline(5):
+        while (msg := await ws.receive()).type is aiohttp.WSMsgType.PING:
+            await ws.pong(msg.data)
+    assert msg.type is aiohttp.WSMsgType.TEXT
+    assert '"ts":7' in msg.data.replace(" ", "")
+
+
+async def test_a_dashboard_that_does_not_answer_a_ping_is_closed_1001_with_the_reason(
+    make_relay: Any, make_token: Any
+) -> None:
+    relay = await make_relay(heartbeat_interval=0.2, dead_after=5.0)
+    ws = await _quiet_dashboard(relay, make_token)
+    async with deadline(10):
+        assert (await ws.receive()).type is aiohttp.WSMsgType.PING  # not answered
+        msg = await ws.receive()
+    assert msg.type is aiohttp.WSMsgType.CLOSE
+    assert (msg.data, msg.extra) == (1001, "no pong within 0.1 s")
+
+
+async def test_a_ping_from_the_peer_is_answered_with_its_payload(
+    make_relay: Any, make_token: Any
+) -> None:
+    relay = await make_relay()
+    ws = await _quiet_dashboard(relay, make_token)
+    await ws.ping(b"are you there")
+    async with deadline(5):
+        msg = await ws.receive()
+    assert (msg.type, msg.data) == (aiohttp.WSMsgType.PONG, b"are you there")
+    await ws.send_json({"type": "heartbeat", "ts": 8})  # and the connection carries on
+    async with deadline(5):
+        msg = await ws.receive()
+    assert msg.type is aiohttp.WSMsgType.TEXT
+    assert '"ts":8' in msg.data.replace(" ", "")
+
+
 class _BrokenHub(LocalHub):
     async def subscribe(self, conn: DashboardConn, agent_id: str, since: int | None) -> None:
         raise RuntimeError("secret internal detail")
