@@ -19,7 +19,9 @@ Scenarios (the producer prints ``<<READY>>``, waits for a key, then writes):
 ``aiohttp-floor`` (:mod:`.floor_server`) is no product: one aiohttp WebSocket and one
 PTY in Python, nothing else, driven by the ttyd client. It is what any design on
 asyncio and aiohttp pays at the least on the machine at hand, i.e. how close to ttyd
-such a design can come at all.
+such a design can come at all. ``asyncio-floor`` (:mod:`.asyncio_floor_server`) goes
+one step lower: the same without aiohttp, its WebSocket written on an asyncio protocol,
+i.e. what any server in Python on asyncio pays.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from . import setup
 from .clients import Client, OursClient, TerminadoClient, TtydClient
 
 MIB = 1024 * 1024
-TARGETS = ("ttyd", "terminado", "embedded", "standalone", "aiohttp-floor")
+TARGETS = ("ttyd", "terminado", "embedded", "standalone", "aiohttp-floor", "asyncio-floor")
 #: Variants measured alongside when their module is installed: ``run`` with uvloop's
 #: event loop forced on.
 VARIANTS = {"embedded-uvloop": "uvloop"}
@@ -139,9 +141,10 @@ class Peers:
             await _wait_port(port, proc)
             running = Running(TerminadoClient(self.session, f"http://127.0.0.1:{port}"),
                               [proc.pid], [proc])
-        elif target == "aiohttp-floor":
+        elif target in ("aiohttp-floor", "asyncio-floor"):
             port = _free_port()
-            server = Path(__file__).with_name("floor_server.py")
+            server = Path(__file__).with_name(
+                "floor_server.py" if target == "aiohttp-floor" else "asyncio_floor_server.py")
             proc = self._spawn([sys.executable, str(server), str(port), "--", *command], log)
             await _wait_port(port, proc)
             running = Running(TtydClient(self.session, f"http://127.0.0.1:{port}"),
