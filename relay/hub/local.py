@@ -51,6 +51,7 @@ from relay.protocol import (
     AgentWelcome,
     CloseCode,
     CommandAck,
+    Direction,
     ErrorCode,
     Heartbeat,
     PermissionDecide,
@@ -62,9 +63,11 @@ from relay.protocol import (
     encode,
     encode_binary_output,
     encode_terminal_input,
+    prepared,
 )
 
 log = logging.getLogger(__name__)
+TO_AGENT = Direction.RELAY_TO_AGENT
 
 
 @dataclass(slots=True)
@@ -356,8 +359,10 @@ class LocalHub:
             stale = stale_decision(agent_id, agent.info.activity, msg)
             if stale is not None:
                 raise stale
+        # Prepared: an agent in this process takes the message without decoding it.
         if isinstance(msg, TerminalInput):  # one per keystroke: no copy of the message
-            target.peer.send_text(encode_terminal_input(msg.data))
+            target.peer.send_text(prepared(
+                encode_terminal_input(msg.data), TerminalInput(data=msg.data), TO_AGENT))
         else:
             out: Control
             if isinstance(msg, Acked):
@@ -367,7 +372,7 @@ class LocalHub:
                 out = dataclasses.replace(msg, agent_id=None, request_id=relay_rid)
             else:
                 out = dataclasses.replace(msg, agent_id=None)
-            target.peer.send_text(encode(out))
+            target.peer.send_text(prepared(encode(out), out, TO_AGENT))
         self._presence.typed(conn, agent_id, msg.TYPE)
 
     # ------------------------------------------------------------------ reads

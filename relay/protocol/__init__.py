@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from relay.protocol.codec import (
     ParsedFrame,
+    Prepared,
     activity_dict,
     agent_info_dict,
     decode,
@@ -41,6 +42,7 @@ from relay.protocol.codec import (
     encode_terminal_input,
     output_fields,
     parse,
+    prepared,
     to_dict,
 )
 from relay.protocol.framing import (
@@ -179,6 +181,7 @@ __all__ = [
     "Message",
     "ParsedFrame",
     "PermissionDecide",
+    "Prepared",
     "PresenceWatcher",
     "ProtocolError",
     "Role",
@@ -207,6 +210,7 @@ __all__ = [
     "is_agent_id",
     "output_fields",
     "parse",
+    "prepared",
     "to_dict",
     "utf8_cut",
     "websocket_header",

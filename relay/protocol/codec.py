@@ -92,8 +92,31 @@ def parse(text: str | bytes, direction: Direction) -> ParsedFrame:
     return ParsedFrame(type=type_, obj=obj, direction=direction)
 
 
+class Prepared(str):
+    """A text frame that also holds the message it encodes, valid in ``direction``.
+
+    What the relay sends an agent in its own process (the embedded ``run``) never leaves
+    the process: :func:`decode` hands the receiver the message itself instead of parsing
+    and validating the text again. To everything else it is the text (a socket sends it
+    as such). Only code builds one, from a message it validated or made; nothing read
+    from a socket is one.
+    """
+
+    message: Message
+    direction: Direction
+
+
+def prepared(text: str, message: Message, direction: Direction) -> Prepared:
+    frame = Prepared(text)
+    frame.message = message
+    frame.direction = direction
+    return frame
+
+
 def decode(text: str | bytes, direction: Direction) -> Message:
     """Parse and validate one JSON text frame."""
+    if type(text) is Prepared and text.direction is direction:
+        return text.message
     return parse(text, direction).message()
 
 

@@ -6,9 +6,21 @@ from typing import Any
 
 import pytest
 
-from relay.hub.interface import AgentConn, DashboardConn, Hub, HubError, Scope
+from relay.hub.interface import AgentConn, Control, DashboardConn, Hub, HubError, Scope
 from relay.hub.local import LocalHub
-from relay.protocol import AgentHello, AgentStatus, ErrorCode, TerminalOutput
+from relay.protocol import (
+    AgentHello,
+    AgentStatus,
+    CommandInterrupt,
+    CommandRequest,
+    Direction,
+    ErrorCode,
+    Prepared,
+    TerminalInput,
+    TerminalOutput,
+    TerminalResize,
+    decode,
+)
 from tests.timing import deadline
 from tests.unit.fakes import AllScope, FakePeer, PrefixScope
 
@@ -418,3 +430,22 @@ async def test_state_since_is_the_hubs_clock_not_the_agents_started_at() -> None
     info = await hub.get_agent("a1")
     assert info is not None
     assert (info.started_at, info.state_since) == (1.0, 5000.0)
+
+
+@pytest.mark.parametrize("msg", [
+    TerminalInput(data="ls -l\r\u00e9", agent_id="a1"),
+    CommandRequest(request_id="r1", input="make", submit=False, agent_id="a1"),
+    TerminalResize(cols=132, rows=50, agent_id="a1"),
+    CommandInterrupt(request_id="r2", signal="SIGTERM", agent_id="a1"),
+])
+async def test_a_control_frame_carries_the_message_its_text_decodes_to(msg: Control) -> None:
+    """An agent in the relay's process takes the carried message instead of decoding the
+    text: the two must be the same message."""
+    hub = make_hub()
+    conn = await attach(hub)
+    await hub.control(await dashboard(hub), msg)
+    frame = peer(conn).frames[-1][0]
+    assert isinstance(frame, Prepared)
+    assert frame.direction is Direction.RELAY_TO_AGENT
+    assert decode(str(frame), Direction.RELAY_TO_AGENT) == frame.message
+    assert decode(frame, Direction.RELAY_TO_AGENT) is frame.message

@@ -59,6 +59,7 @@ from relay.protocol import (
     encode_binary_output,
     encode_terminal_input,
     parse,
+    prepared,
     utf8_cut,
 )
 
@@ -283,6 +284,16 @@ def test_encode_gives_the_contract_json(direction: Direction, message: Message, 
 @pytest.mark.parametrize(("direction", "message", "obj"), TABLE)
 def test_decode_gives_the_typed_message(direction: Direction, message: Message, obj: dict[str, Any]) -> None:
     assert decode(json.dumps(obj), direction) == message
+
+
+def test_a_prepared_frame_decodes_to_its_message_only_in_its_direction() -> None:
+    message = TerminalInput(data="x")
+    text = encode_terminal_input("x")
+    frame = prepared(text, message, Direction.RELAY_TO_AGENT)
+    assert frame == text  # to a socket it is the text
+    assert decode(frame, Direction.RELAY_TO_AGENT) is message
+    with pytest.raises(ProtocolError):  # elsewhere it is parsed like any text
+        decode(frame, Direction.AGENT_TO_RELAY)
 
 
 def test_unknown_fields_are_ignored() -> None:
