@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from urllib.parse import urlsplit, urlunsplit
 
+import jwt
+
 from relay.config import notify_url_problem
 from relay.protocol import is_agent_id
 
@@ -173,6 +175,26 @@ def validate_agent_id(agent_id: str) -> str:
 def _slug(text: str, limit: int) -> str:
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")
     return slug[:limit].rstrip("-._")
+
+
+def token_agent_id(token: str | None) -> str | None:
+    """The one agent id an agent token allows (its ``sub`` when it has no ``agents``
+    claim), as the default id of a ``run`` given such a token; else None.
+
+    The token is read, not verified: the relay verifies it and refuses an id the token
+    does not allow. Reading it only spares the user repeating the id in
+    ``--agent-id``, which the relay would otherwise refuse with 4403.
+    """
+    if not token:
+        return None
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    sub = claims.get("sub")
+    if claims.get("role") != "agent" or "agents" in claims or not isinstance(sub, str):
+        return None
+    return sub if is_agent_id(sub) else None
 
 
 def default_agent_id(command: Sequence[str], hostname: str | None = None) -> str:

@@ -12,7 +12,7 @@ import click
 from ..activity.settings import ActivityConfig
 from ..allocator import tune_allocator
 from ..backoff import BackoffPolicy
-from ..config import RunConfig, default_agent_id, parse_labels
+from ..config import RunConfig, default_agent_id, parse_labels, token_agent_id
 from ..errors import ExitCode, SidecarError, UsageError
 from .group import fail, main, setup_logging
 from .options import config_default, positive, sidecar_option
@@ -43,7 +43,9 @@ def _default(field: str) -> Any:
 )
 @sidecar_option(
     "--agent-id",
-    help="Agent id ([A-Za-z0-9][A-Za-z0-9._:-]{0,127}) [default: HOST-COMMAND-RANDOM].",
+    help="Agent id ([A-Za-z0-9][A-Za-z0-9._:-]{0,127}) [default: the sub of an agent "
+    "token without an agents claim (the one id it may register), else "
+    "HOST-COMMAND-RANDOM].",
 )
 @sidecar_option("--name", help="Name shown on the dashboard [default: the agent id].")
 @sidecar_option(
@@ -234,7 +236,7 @@ def run(
     if command and command[0].startswith("-") and command[0] != "-":
         raise click.UsageError(f"no such option: {command[0]} (put the command after --)")
     setup_logging(ctx, "warning")
-    agent_id = agent_id or default_agent_id(command)
+    agent_id = agent_id or token_agent_id(token) or default_agent_id(command)
     try:
         config = RunConfig(
             command=tuple(command),

@@ -111,6 +111,29 @@ async def test_relay_absent_at_start_the_command_runs_and_its_output_arrives_lat
     await relay.wait()
 
 
+async def test_an_agent_token_alone_registers_as_its_sub(
+    port: int,
+    secret: bytes,
+    spawn_cli: Callable[..., Awaitable[Cli]],
+    start_relay_proc: Callable[[int], Awaitable[Cli]],
+    dashboard_at: Callable[..., Awaitable[Dashboard]],
+) -> None:
+    """As the README says: a token for ``--sub build-7`` and ``run --relay`` without
+    ``--agent-id`` (the relay lets that token register no other id)."""
+    relay = await start_relay_proc(port)
+    token = mint_token(secret, sub="build-7", role="agent", ttl=600)
+    run = await spawn_cli(
+        "run", "--relay", f"ws://127.0.0.1:{port}", "--token", token, *FAST,
+        "--", PY, "-c", "print('built', flush=True); input()",
+    )
+    dash = await dashboard_at(f"http://127.0.0.1:{port}", "build-7")
+    await dash.until_output(b"built")
+    await dash.request("command:request", "end", input="")
+    assert await run.wait() == 0
+    relay.signal(signal.SIGTERM)
+    await relay.wait()
+
+
 async def test_refused_token_exits_77_with_one_clear_line(
     port: int,
     spawn_cli: Callable[..., Awaitable[Cli]],

@@ -9,9 +9,11 @@ from agent_sidecar.config import (
     agent_ws_url,
     default_agent_id,
     parse_labels,
+    token_agent_id,
     validate_agent_id,
 )
 from agent_sidecar.errors import UsageError
+from relay.auth import mint_token
 from relay.protocol import AGENT_ID_RE
 
 
@@ -29,6 +31,18 @@ def test_default_agent_id_is_readable_and_valid(command: list[str], host: str, p
     agent_id = default_agent_id(command, hostname=host)
     assert agent_id.startswith(prefix)
     assert AGENT_ID_RE.match(agent_id)
+
+
+def test_an_agent_token_without_agents_names_the_one_id_it_may_register() -> None:
+    secret = b"s" * 32
+    assert token_agent_id(mint_token(secret, sub="build-7", role="agent", ttl=60)) == "build-7"
+    # Nothing to read from: the id is chosen as without a token.
+    assert token_agent_id(None) is None
+    assert token_agent_id("garbage") is None
+    assert token_agent_id(mint_token(secret, sub="alice", role="operator", ttl=60)) is None
+    scoped = mint_token(secret, sub="ci", role="agent", agents=["ci-*"], ttl=60)
+    assert token_agent_id(scoped) is None  # several ids allowed: none is the default
+    assert token_agent_id(mint_token(secret, sub="bad id", role="agent", ttl=60)) is None
 
 
 def test_default_agent_ids_differ_between_runs() -> None:
