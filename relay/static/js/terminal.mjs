@@ -252,6 +252,11 @@ export class TerminalPane {
   updateAgent(agent) {
     this.agent = agent;
     setText(this.title, agent.name || agent.agent_id);
+    // The id only when the title is another name: the same text twice took the room
+    // the name needs when panes sit side by side.
+    const otherId = agent.name && agent.name !== agent.agent_id ? agent.agent_id : "";
+    setText(this.idLabel, otherId);
+    this.idLabel.hidden = !otherId;
     this.stateDot.className = `state-dot state-${agent.state}`;
     const state = agent.state === "exited" ? `exited ${agent.exit_code ?? "?"}` : agent.state;
     setText(this.meta, `${state} · ${agent.cols}×${agent.rows} · ${agent.host}`);

@@ -208,6 +208,22 @@ def test_resize_is_sent_only_by_the_typing_operator(
     assert agent.typed() == "x"
 
 
+def test_a_pane_shows_the_agent_id_only_when_its_name_is_another(
+    relay: Relay, make_agent: MakeAgent, new_page: NewPage
+) -> None:
+    make_agent("plain-1")
+    make_agent("ci-7f3a", name="nightly build")
+    page = new_page(1400, 900)
+    page.goto(relay.dashboard_url("operator"))
+    plain = open_terminal(page, "plain-1")
+    named = open_terminal(page, "ci-7f3a")
+    expect(plain.locator(".pane-title")).to_have_text("plain-1")
+    expect(plain.locator(".pane-id")).to_be_hidden()
+    expect(named.locator(".pane-title")).to_have_text("nightly build")
+    expect(named.locator(".pane-id")).to_have_text("ci-7f3a")
+    expect(named.locator(".pane-id")).to_be_visible()
+
+
 def test_lost_scrollback_shows_a_marker(custom_relay: CustomRelay, new_page: NewPage) -> None:
     small, make_agent = custom_relay(scrollback_bytes=64 * 1024)
     agent = make_agent("big")
