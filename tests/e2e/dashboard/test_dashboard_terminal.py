@@ -211,17 +211,25 @@ def test_resize_is_sent_only_by_the_typing_operator(
 def test_a_pane_shows_the_agent_id_only_when_its_name_is_another(
     relay: Relay, make_agent: MakeAgent, new_page: NewPage
 ) -> None:
-    make_agent("plain-1")
-    make_agent("ci-7f3a", name="nightly build")
+    make_agent("plain-1").activity("working", detail="Bash: make -j8")
+    make_agent("ci-7f3a", name="nightly build").activity("working", detail="Bash: make")
     page = new_page(1400, 900)
     page.goto(relay.dashboard_url("operator"))
     plain = open_terminal(page, "plain-1")
     named = open_terminal(page, "ci-7f3a")
+    for pane in (plain, named):
+        expect(pane.locator(".pane-activity")).to_contain_text("working")
     expect(plain.locator(".pane-title")).to_have_text("plain-1")
     expect(plain.locator(".pane-id")).to_be_hidden()
     expect(named.locator(".pane-title")).to_have_text("nightly build")
     expect(named.locator(".pane-id")).to_have_text("ci-7f3a")
     expect(named.locator(".pane-id")).to_be_visible()
+    # Two panes side by side: the size line gives way, name and activity stay whole.
+    for pane in (plain, named):
+        for part in (".pane-title", ".pane-activity"):
+            shown = pane.locator(part)
+            assert shown.evaluate("el => el.scrollWidth <= el.clientWidth"), (
+                part, shown.inner_text())
 
 
 def test_lost_scrollback_shows_a_marker(custom_relay: CustomRelay, new_page: NewPage) -> None:
