@@ -523,7 +523,7 @@ class Link:
                     if dog is None:
                         msg = await ws.receive(timeout=dead_after)
                     else:
-                        msg = await _watched(dog, ws)
+                        msg = await dog.receive(ws.receive)
                 except TimeoutError:
                     raise _Retry(f"relay silent for {dead_after} s") from None
                 if msg.type == aiohttp.WSMsgType.TEXT:
@@ -715,20 +715,6 @@ class Link:
             return self.retention.read(offset, n, prefix=header)[1]
         data = self.retention.read(offset, n)[1]
         return encode(TerminalOutput(agent_id=agent_id, offset=offset, data=data))
-
-
-async def _watched(dog: Watchdog, ws: LinkSocket) -> aiohttp.WSMessage:
-    """``ws.receive()`` that raises ``TimeoutError`` when ``dog`` finds the relay dead."""
-    task = dog.waiting()
-    try:
-        msg = await ws.receive()
-    except asyncio.CancelledError:
-        dog.cancelled(task)
-        raise
-    finally:
-        dog.done_waiting()
-    dog.heard()
-    return msg
 
 
 def _error_of(fut: asyncio.Future[None]) -> BaseException | None:

@@ -39,21 +39,13 @@ class LiveWebSocketResponse(LingeringWebSocketResponse):
             dog = self._dog = Watchdog(live, ping=self._ping, gone=self._gone)
         else:
             dog.limit(timeout)
-        task = dog.waiting()
-        try:
-            while True:
-                msg = await super().receive()
-                dog.heard()
-                kind = msg.type
-                if kind is WSMsgType.PING:
-                    await self.pong(msg.data)
-                elif kind is not WSMsgType.PONG:
-                    return msg
-        except asyncio.CancelledError:
-            dog.cancelled(task)
-            raise
-        finally:
-            dog.done_waiting()
+        while True:
+            msg = await dog.receive(super().receive)
+            kind = msg.type
+            if kind is WSMsgType.PING:
+                await self.pong(msg.data)
+            elif kind is not WSMsgType.PONG:
+                return msg
 
     async def lingered(self) -> None:
         if self._dog is not None:

@@ -3,17 +3,9 @@
 :class:`Watchdog` drives a :class:`~relay.handlers.liveness.Liveness`: the timer asks it
 what is due, sends a ping when one is (through the ``ping`` callback), and when the
 peer is dead cancels the task waiting in a receive, which then raises
-``TimeoutError`` with the reason. Around each receive the reader calls::
+``TimeoutError`` with the reason. The reader receives through it::
 
-    task = dog.waiting()
-    try:
-        msg = await ws.receive()
-    except asyncio.CancelledError:
-        dog.cancelled(task)  # raises TimeoutError when the cancel was the watchdog's
-        raise
-    finally:
-        dog.done_waiting()
-    dog.heard()
+    msg = await dog.receive(ws.receive)
 
 A frame costs a clock read; the timer fires only when something may be due, so a
 busy connection costs no timer work (``asyncio.timeout`` around every receive costs a
@@ -24,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from relay.handlers.liveness import Liveness
+
+T = TypeVar("T")
 
 
 class Watchdog:
@@ -52,6 +46,20 @@ class Watchdog:
 
     # ------------------------------------------------------------------ the reader
 
+    async def receive(self, receive: Callable[[], Awaitable[T]]) -> T:
+        """``await receive()``, counted as a sign of life; ``TimeoutError`` (with the
+        reason) when the peer is found dead meanwhile."""
+        task = self._waiting()
+        try:
+            frame = await receive()
+        except asyncio.CancelledError:
+            self._cancelled(task)
+            raise
+        finally:
+            self._receiver = None
+        self.heard()
+        return frame
+
     def heard(self) -> None:
         """A frame came from the peer."""
         self.live.heard(self._loop.time())
@@ -62,16 +70,13 @@ class Watchdog:
             self.live.dead_after = dead_after
             self.check()
 
-    def waiting(self) -> asyncio.Task[Any] | None:
+    def _waiting(self) -> asyncio.Task[Any] | None:
         """The current task is about to wait in a receive."""
         task = asyncio.current_task()
         self._receiver = task
         return task
 
-    def done_waiting(self) -> None:
-        self._receiver = None
-
-    def cancelled(self, task: asyncio.Task[Any] | None) -> None:
+    def _cancelled(self, task: asyncio.Task[Any] | None) -> None:
         """The receive was cancelled: raise ``TimeoutError`` if the watchdog did it (and
         nobody else cancelled the task too), else return for the caller to re-raise."""
         if self._dead is not None and task is not None and task.uncancel() == 0:

@@ -13,16 +13,7 @@ from tests.timing import deadline
 
 
 async def _receive(dog: Watchdog, frame: asyncio.Future[str]) -> str:
-    task = dog.waiting()
-    try:
-        got = await frame
-    except asyncio.CancelledError:
-        dog.cancelled(task)
-        raise
-    finally:
-        dog.done_waiting()
-    dog.heard()
-    return got
+    return await dog.receive(lambda: frame)
 
 
 def _dog(dead_after: float | None, ping_after: float | None = None,
