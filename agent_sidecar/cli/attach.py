@@ -70,6 +70,8 @@ def attach(
                             replay_bytes=replay_bytes)
 
     async def body(client: Client) -> int:
+        nonlocal agent
+        agent = client.resolve(agent)  # a --name works too
         if not client.can_control and not read_only:
             _say(f"role {client.role} may not type: attaching read-only")
         can_type = not read_only and client.can_control

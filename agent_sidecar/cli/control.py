@@ -54,6 +54,8 @@ def send(
     """
 
     async def body(client: Client) -> int:
+        nonlocal agent
+        agent = client.resolve(agent)  # a --name works too
         ack = await client.command(agent, text, submit=submit, timeout=timeout)
         return _print_ack(agent, ack)
 
@@ -96,6 +98,8 @@ def interrupt(
     """
 
     async def body(client: Client) -> int:
+        nonlocal agent
+        agent = client.resolve(agent)  # a --name works too
         ack = await client.interrupt(agent, cast(SignalName, signal), timeout=timeout)
         return _print_ack(agent, ack, signal)
 
@@ -155,6 +159,8 @@ def answer(
     """
 
     async def body(client: Client) -> int:
+        nonlocal agent
+        agent = client.resolve(agent)  # a --name works too
         activity = _waiting(agent, (await client.agent(agent)).activity)
         if not activity.options:
             from ..client import RequestFailed
@@ -199,6 +205,8 @@ def decide(
     """
 
     async def body(client: Client) -> int:
+        nonlocal agent
+        agent = client.resolve(agent)  # a --name works too
         activity = _waiting(agent, (await client.agent(agent)).activity)
         if activity.decision_id is None:
             from ..client import RequestFailed

@@ -56,6 +56,8 @@ def tail(
     """
 
     async def body(client: Client) -> int:
+        nonlocal agent
+        agent = client.resolve(agent)  # a --name works too
         await client.agent(agent)
         if not follow:
             stream = await client.subscribe(agent, since=since, follow=False)

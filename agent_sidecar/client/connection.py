@@ -75,6 +75,7 @@ from .errors import (
     from_close,
     from_error,
 )
+from .names import resolve_agent
 from .stream import Cursor, OutputStream
 
 log = logging.getLogger(__name__)
@@ -211,6 +212,11 @@ class Client:
     def agents(self) -> Mapping[str, AgentInfo]:
         """Every agent the token may see, as the relay last described it (kept live)."""
         return self._agents
+
+    def resolve(self, agent: str) -> str:
+        """``agent`` (an id, or a ``run --name``) as an agent id: :func:`resolve_agent`
+        over the agents this client sees."""
+        return resolve_agent(self._agents, agent)
 
     async def agent(self, agent_id: str) -> AgentInfo:
         """The agent's record; :class:`UnknownAgent` or :class:`Forbidden` (outside the

@@ -1,9 +1,10 @@
 """Agents as a person reads them in a terminal: the table of ``agent-sidecar ls``.
 
-Columns: AGENT, STATE (with the exit code), FOR (time in that state), ACTIVITY (what the
-agent is doing, and for how long) and PROMPT (what a waiting agent asks, then its
-numbered options, the numbers ``agent-sidecar answer`` takes). Agents that need a person
-come first, then busy ones, then the rest; ties by agent id.
+Columns: AGENT (the id, then the name in brackets when it is another), STATE (with the
+exit code), FOR (time in that state), ACTIVITY (what the agent is doing, and for how
+long) and PROMPT (what a waiting agent asks, then its numbered options, the numbers
+``agent-sidecar answer`` takes). Agents that need a person come first, then busy ones,
+then the rest; ties by agent id.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ def duration(seconds: float) -> str:
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def agent_text(info: AgentInfo) -> str:
+    """The id, and the name (``run --name``) after it when it is another; commands take
+    either."""
+    if info.name and info.name != info.agent_id:
+        return f"{info.agent_id} ({one_line(info.name)})"
+    return info.agent_id
 
 
 def state_text(info: AgentInfo) -> str:
@@ -76,7 +85,7 @@ def rows(agents: Iterable[AgentInfo], now: float) -> list[tuple[str, ...]]:
         since = "-" if info.state_since is None else duration(now - info.state_since)
         out.append(
             (
-                info.agent_id,
+                agent_text(info),
                 state_text(info),
                 since,
                 activity_text(info.activity, now),

@@ -55,6 +55,15 @@ def test_waiting_agents_come_first_then_working_then_the_rest() -> None:
     assert lines[4].split()[:3] == ["e-gone", "disconnected", "-"]
 
 
+def test_an_agent_with_another_name_shows_it_after_its_id() -> None:
+    import dataclasses
+
+    named = dataclasses.replace(info("vm-bash-08a294"), name="builder")
+    lines = render([named, info("plain")], NOW).splitlines()
+    assert lines[1].startswith("plain  ")
+    assert lines[2].startswith("vm-bash-08a294 (builder)  running")
+
+
 def test_lines_are_cut_at_the_width() -> None:
     lines = render([info("x", activity=waiting("a long question " * 20))], NOW, width=60)
     assert all(len(line) <= 60 for line in lines.splitlines())

@@ -44,6 +44,26 @@ async def test_send_is_typed_and_submitted_and_its_ack_printed(
     await output("got:'draft done'")
 
 
+async def test_an_agent_is_addressed_by_its_name_too(
+    relay_url: str, secret: bytes, spawn_cli: Callable[..., Awaitable[Cli]], client: Client,
+    output: Callable[[str], Awaitable[str]],
+) -> None:
+    """``run --name builder``: ``ls`` shows the name and the commands take it."""
+    token = mint_token(secret, sub=AGENT, role="agent", ttl=600)
+    await spawn_cli(
+        "run", "--relay", relay_url, "--token", token, "--name", "builder", "--",
+        PY, "-c", ECHO_LINES,
+    )
+    await output("ready")
+    table = await client("ls")
+    assert f"{AGENT} (builder)" in table.stdout
+    sent = await client("send", "builder", "by name")
+    assert (sent.code, sent.stdout) == (0, f"{AGENT}: ok\n")
+    await output("got:'by name'")
+    unknown = await client("send", "nobody", "x")
+    assert unknown.code == 67
+
+
 async def test_tail_follows_to_the_exit_and_ends_with_the_agents_exit_code(
     agent: Cli, client: Client, spawn_cli: Callable[..., Awaitable[Cli]], port: int,
     user_env: dict[str, str], secret: bytes,
